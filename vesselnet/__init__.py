@@ -1,0 +1,3 @@
+"""vesselnet: retinal blood vessel segmentation in colour fundus photographs."""
+
+__version__ = "0.1.0"
