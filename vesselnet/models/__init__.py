@@ -1,0 +1,38 @@
+"""Networks of the U-Net family as Keras functional models.
+
+``build_model(arch, ...)`` builds ``"unet"``, ``"resunet"``, ``"r2unet"`` or ``"chained"``;
+the size helpers tell which tile sizes a network accepts; ``summarize`` reports sizes and counts.
+"""
+
+from vesselnet.models.builder import (
+    ARCHITECTURES,
+    ModelOptions,
+    build_model,
+    geometry,
+    model_output_size,
+)
+from vesselnet.models.sizes import (
+    input_size_for_output,
+    is_valid_input_size,
+    nearest_valid_input_sizes,
+    output_size,
+    smallest_input_size,
+    stage_crop,
+)
+from vesselnet.models.summary import ModelSummary, summarize
+
+__all__ = [
+    "ARCHITECTURES",
+    "ModelOptions",
+    "ModelSummary",
+    "build_model",
+    "geometry",
+    "input_size_for_output",
+    "is_valid_input_size",
+    "model_output_size",
+    "nearest_valid_input_sizes",
+    "output_size",
+    "smallest_input_size",
+    "stage_crop",
+    "summarize",
+]

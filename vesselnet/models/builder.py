@@ -1,0 +1,220 @@
+"""``build_model``: the public entry point to every architecture."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+
+from vesselnet.models import sizes
+from vesselnet.models.blocks import BlockOptions, block_shrink
+from vesselnet.models.unet import OUTPUT_ACTIVATIONS, segmentation_head, unet_body
+
+ARCHITECTURES = {
+    "unet": "U-Net, Ronneberger et al. 2015: two 3x3 convolutions + ReLU per level",
+    "resunet": "Residual U-Net: the U-Net skeleton with residual blocks",
+    "r2unet": "R2U-Net, Alom et al. 2018: recurrent residual blocks (residual=False: RU-Net)",
+    "chained": "Francia et al. 2020: a U-Net whose output feeds a residual U-Net, end to end",
+}
+STAGE2_INPUTS = ("probabilities", "probabilities_and_image")
+DROPOUT_PLACES = ("bottleneck", "all")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelOptions:
+    """Options every architecture accepts, plus the architecture-specific ones.
+
+    Args:
+        batch_norm: batch normalisation after each convolution. Defaults to False (the papers).
+        dropout: dropout rate. Defaults to 0.
+        dropout_at: ``"bottleneck"`` (end of the contracting path, as Ronneberger et al.) or
+            ``"all"`` (between the two convolutions of every block). Defaults to
+            ``"bottleneck"``.
+        output_activation: ``"log_softmax"`` (Francia et al.), ``"softmax"`` or ``"sigmoid"``
+            (one channel: pass ``n_classes=1``). Defaults to ``"log_softmax"``.
+        steps: recurrent steps ``t`` of R2U-Net. Defaults to 2.
+        residual: R2U-Net's residual sums; False gives RU-Net. Defaults to True.
+        stage2_input: what feeds stage 2 of the chained model: stage 1's class probabilities,
+            or those concatenated with the (cropped) input. Defaults to ``"probabilities"``.
+    """
+
+    batch_norm: bool = False
+    dropout: float = 0.0
+    dropout_at: str = "bottleneck"
+    output_activation: str = "log_softmax"
+    steps: int = 2
+    residual: bool = True
+    stage2_input: str = "probabilities"
+
+    @classmethod
+    def from_kwargs(cls, arch: str, options: dict) -> "ModelOptions":
+        names = {field.name for field in dataclasses.fields(cls)}
+        only = {"steps": "r2unet", "residual": "r2unet", "stage2_input": "chained"}
+        for key in options:
+            if key not in names:
+                raise ValueError(
+                    f"unknown model option {key!r}; accepted: {', '.join(sorted(names))}"
+                )
+            if key in only and only[key] != arch:
+                raise ValueError(f"option {key!r} applies to {only[key]!r} only, not {arch!r}")
+        result = cls(**options)
+        result.check()
+        return result
+
+    def check(self) -> None:
+        if not isinstance(self.batch_norm, bool):
+            raise ValueError(f"batch_norm must be True or False, got {self.batch_norm!r}")
+        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a rate in [0, 1), got {self.dropout!r}")
+        if self.dropout_at not in DROPOUT_PLACES:
+            raise ValueError(f"dropout_at must be one of {DROPOUT_PLACES}, got {self.dropout_at!r}")
+        if self.output_activation not in OUTPUT_ACTIVATIONS:
+            raise ValueError(
+                f"output_activation must be one of {OUTPUT_ACTIVATIONS}, "
+                f"got {self.output_activation!r}"
+            )
+        if not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, got {self.steps!r}")
+        if not isinstance(self.residual, bool):
+            raise ValueError(f"residual must be True or False, got {self.residual!r}")
+        if self.stage2_input not in STAGE2_INPUTS:
+            raise ValueError(
+                f"stage2_input must be one of {STAGE2_INPUTS}, got {self.stage2_input!r}"
+            )
+
+
+def geometry(arch: str, **options) -> tuple[int, int]:
+    """``(shrink per block, chained stages)`` of an architecture, for :mod:`sizes` helpers."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    if arch == "r2unet":
+        return block_shrink("recurrent", options.get("steps", 2)), 1
+    return 4, 2 if arch == "chained" else 1
+
+
+def model_output_size(arch: str, input_size: int, depth: int = 5, padding: str = "valid",
+                      **options) -> int:
+    """Output side length of ``arch`` for a square input (see :func:`sizes.output_size`).
+
+    Example:
+        >>> model_output_size("chained", 380, depth=4)
+        196
+    """
+    shrink, stages = geometry(arch, **options)
+    return sizes.output_size(input_size, depth, padding, shrink=shrink, stages=stages)
+
+
+def _check_int(name, value, minimum):
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _spatial_shape(arch, input_size, depth, padding, options):
+    if input_size is None:
+        return None, None
+    if isinstance(input_size, int) and not isinstance(input_size, bool):
+        height = width = input_size
+    elif isinstance(input_size, (tuple, list)) and len(input_size) == 2:
+        height, width = input_size
+    else:
+        raise ValueError(f"input_size must be None, an int or (height, width), got {input_size!r}")
+    for side in {height, width}:
+        model_output_size(arch, side, depth, padding, **options)  # raises with nearest sizes
+    return height, width
+
+
+def build_model(arch: str, *, input_size=None, channels: int = 1, filters: int = 64,
+                depth: int = 5, n_classes: int = 2, padding: str = "valid",
+                **options) -> keras.Model:
+    """Build a segmentation network of the U-Net family.
+
+    Args:
+        arch: ``"unet"``, ``"resunet"``, ``"r2unet"`` or ``"chained"`` (see ``ARCHITECTURES``).
+        input_size: side of a square input, ``(height, width)``, or None for any size the
+            architecture accepts. Defaults to None.
+        channels: input channels (1 for the preprocessed grey image). Defaults to 1.
+        filters: channels of the first level, doubling per level. Defaults to 64.
+        depth: resolution levels; 5 is the paper's U-Net with four poolings. Defaults to 5.
+        n_classes: output maps (2: background, vessel; 1 with a sigmoid output). Defaults to 2.
+        padding: ``"valid"`` (output smaller than input) or ``"same"``. Defaults to "valid".
+        **options: see :class:`ModelOptions`.
+
+    Returns:
+        A functional ``keras.Model``. The chained model returns a dict
+        ``{"stage1": ..., "final": ...}`` of spatially aligned maps; the others one tensor.
+
+    Raises:
+        ValueError: for an unknown architecture or option, an invalid value (named in the
+            message), or an input size the network cannot take (with the nearest valid ones).
+
+    Example:
+        >>> model = build_model("unet", input_size=572)
+        >>> model.output_shape, model.count_params()
+        ((None, 388, 388, 2), 31030658)
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    _check_int("channels", channels, 1)
+    _check_int("filters", filters, 1)
+    _check_int("depth", depth, 1)
+    _check_int("n_classes", n_classes, 1)
+    if padding not in sizes.PADDINGS:
+        raise ValueError(f"padding must be one of {sizes.PADDINGS}, got {padding!r}")
+    model_options = ModelOptions.from_kwargs(arch, options)
+    if (model_options.output_activation == "sigmoid") != (n_classes == 1):
+        raise ValueError(
+            f"a sigmoid output has exactly one channel and the softmax outputs at least two; "
+            f"got output_activation={model_options.output_activation!r} with n_classes={n_classes}"
+        )
+    height, width = _spatial_shape(arch, input_size, depth, padding, options)
+    inputs = keras.Input((height, width, channels), name="image")
+    block_options = BlockOptions(
+        padding=padding,
+        batch_norm=model_options.batch_norm,
+        inner_dropout=model_options.dropout if model_options.dropout_at == "all" else 0.0,
+        steps=model_options.steps,
+    )
+    bottleneck_dropout = model_options.dropout if model_options.dropout_at == "bottleneck" else 0
+    body = dict(filters=filters, depth=depth, options=block_options,
+                bottleneck_dropout=bottleneck_dropout)
+    activation = model_options.output_activation
+
+    if arch != "chained":
+        block = {"unet": "plain", "resunet": "residual"}.get(arch)
+        if arch == "r2unet":
+            block = "recurrent_residual" if model_options.residual else "recurrent"
+        features = unet_body(inputs, block=block, **body)
+        _, output = segmentation_head(features, n_classes, activation)
+        return keras.Model(inputs, output, name=arch)
+
+    return _chained(inputs, body, n_classes, activation, model_options.stage2_input, padding)
+
+
+def _chained(inputs, body, n_classes, activation, stage2_input, padding):
+    """Francia et al. 2020: U-Net (stage 1) -> residual U-Net (stage 2), trained end to end."""
+    depth = body["depth"]
+    features = unet_body(inputs, block="plain", prefix="stage1_", **body)
+    logits, stage1 = segmentation_head(features, n_classes, activation, prefix="stage1_")
+    probability = "sigmoid" if activation == "sigmoid" else "softmax"
+    x = keras.layers.Activation(probability, name="stage2_input")(logits)
+    crop = sizes.stage_crop(depth, padding)
+    if crop:
+        x = keras.layers.Cropping2D(crop, name="stage2_input_crop")(x)
+    if stage2_input == "probabilities_and_image":
+        margin = _margin(depth, padding, stages=1) + crop
+        image = keras.layers.Cropping2D(margin, name="stage2_image_crop")(inputs) if margin else inputs
+        x = keras.layers.Concatenate(name="stage2_input_concat")([x, image])
+    features = unet_body(x, block="residual", prefix="stage2_", **body)
+    _, final = segmentation_head(features, n_classes, activation, prefix="stage2_")
+    margin = _margin(depth, padding, stages=2) - _margin(depth, padding, stages=1)
+    if margin:
+        stage1 = keras.layers.Cropping2D(margin, name="stage1_aligned")(stage1)
+    return keras.Model(inputs, {"stage1": stage1, "final": final}, name="chained")
+
+
+def _margin(depth, padding, stages):
+    """Pixels per side between the input and the output ``stages`` U-Nets later."""
+    if padding == "same":
+        return 0
+    smallest = sizes.smallest_input_size(depth, padding, stages=stages)
+    return (smallest - sizes.output_size(smallest, depth, padding, stages=stages)) // 2
