@@ -1,0 +1,153 @@
+"""Augmentation: alignment of image / label / weight, determinism, ranges, config."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vesselnet.data.augment import AugmentConfig, augment_tile, photometric, resample
+
+GEOMETRY_ONLY = dict(brightness=False, contrast=False, gamma=False)
+
+
+def vessel_region(size, seed=0):
+    """[size, size, 3]: image = mask (as float), label = mask, weight = 1 + 2 * mask."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:size, :size]
+    mask = np.zeros((size, size), bool)
+    for _ in range(5):
+        angle, offset = rng.uniform(0, np.pi), rng.uniform(-size / 3, size / 3)
+        width = rng.uniform(2, 5)
+        along = (rows - size / 2) * np.cos(angle) + (cols - size / 2) * np.sin(angle)
+        distance = np.abs(along - offset)
+        mask |= distance < width / 2
+    stack = np.stack([mask, mask, 1 + 2 * mask], axis=-1).astype(np.float32)
+    return tf.constant(stack), mask
+
+
+def dihedral_variants(array):
+    variants = []
+    for flipped in (array, array[:, ::-1]):
+        variants += [np.rot90(flipped, k) for k in range(4)]
+    return variants
+
+
+def test_flips_and_rot90_are_exact_dihedral_transforms():
+    config = AugmentConfig(rotation=False, elastic=False, **GEOMETRY_ONLY)
+    assert config.region_size(32) == 32
+    region, mask = vessel_region(32)
+    seen = set()
+    for seed in range(16):
+        tile = augment_tile(region, [seed, 1], config, 32, 1).numpy()
+        variants = dihedral_variants(mask)
+        matches = [k for k, v in enumerate(variants) if np.array_equal(tile[..., 1], v)]
+        assert matches, f"seed {seed}: not a flip / rotation of the input"
+        np.testing.assert_array_equal(tile[..., 0], tile[..., 1])
+        np.testing.assert_array_equal(tile[..., 2], 1 + 2 * tile[..., 1])
+        seen.add(matches[0])
+    assert len(seen) >= 5  # the transforms really vary
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        AugmentConfig(flips=False, rot90=False, elastic=False, **GEOMETRY_ONLY),
+        AugmentConfig(rotation=False, elastic_alpha=3.0, **GEOMETRY_ONLY),
+        AugmentConfig(**GEOMETRY_ONLY),
+    ],
+    ids=["rotation", "elastic", "all-geometric"],
+)
+def test_resampled_transforms_keep_image_label_weight_aligned(config):
+    output_size = 48
+    region_size = config.region_size(output_size)
+    assert region_size > output_size and (region_size - output_size) % 2 == 0
+    region, mask = vessel_region(region_size, seed=3)
+    start = (region_size - output_size) // 2
+    crop = mask[start : start + output_size, start : start + output_size]
+    changed = 0
+    for seed in range(6):
+        tile = augment_tile(region, [seed, 2], config, output_size, 1).numpy()
+        label, image = tile[..., 1], tile[..., 0]
+        assert set(np.unique(label)) <= {0.0, 1.0}
+        np.testing.assert_array_equal(tile[..., 2], 1 + 2 * label)  # nearest for both: exact
+        mismatch = np.mean(np.abs(image - label) > 0.5)  # bilinear image vs nearest label
+        assert mismatch < 0.03, f"seed {seed}: {mismatch:.3f} of pixels misaligned"
+        assert np.mean(np.abs(image - label)) < 0.08
+        changed += not any(np.array_equal(label, v) for v in dihedral_variants(crop))
+    assert changed >= 4  # beyond flips / 90-degree turns (a rotation < ~1 degree may not show)
+
+
+def test_deterministic_under_seed():
+    config = AugmentConfig()
+    region, _ = vessel_region(config.region_size(40), seed=1)
+    first = augment_tile(region, [5, 9], config, 40, 1).numpy()
+    np.testing.assert_array_equal(first, augment_tile(region, [5, 9], config, 40, 1).numpy())
+    assert not np.array_equal(first, augment_tile(region, [5, 10], config, 40, 1).numpy())
+
+
+def test_resample_bilinear_for_image_nearest_for_masks():
+    region = tf.constant([[[0.0, 0.0], [1.0, 1.0]], [[2.0, 0.0], [3.0, 1.0]]])  # [2, 2, 2]
+    coordinates = tf.constant([[[0.5, 0.25], [0.0, 1.0]], [[0.2, 0.7], [1.0, 0.0]]])
+    result = resample(region, coordinates, 1).numpy()
+    np.testing.assert_allclose(result[..., 0], [[1.25, 1.0], [1.1, 2.0]], rtol=1e-6)
+    np.testing.assert_array_equal(result[..., 1], [[0.0, 1.0], [1.0, 0.0]])
+
+
+def constant_tile(value, size=8):
+    return tf.constant(np.full((size, size, 2), value, np.float32))
+
+
+def test_photometric_ranges_and_image_only():
+    brightness = dataclasses.replace(AugmentConfig.disabled(), brightness=True)
+    gamma = dataclasses.replace(AugmentConfig.disabled(), gamma=True)
+    contrast = dataclasses.replace(AugmentConfig.disabled(), contrast=True)
+    shifts, powers = [], []
+    for seed in range(20):
+        shifted = photometric(constant_tile(0.5)[..., :1], [seed, 0], brightness).numpy()
+        assert np.all(shifted == shifted[0, 0, 0])
+        shifts.append(shifted[0, 0, 0] - 0.5)
+        powered = photometric(constant_tile(0.25)[..., :1], [seed, 0], gamma).numpy()[0, 0, 0]
+        powers.append(math.log(powered) / math.log(0.25))
+        ramp = tf.reshape(tf.linspace(0.3, 0.7, 64), [8, 8, 1])
+        stretched = photometric(ramp, [seed, 0], contrast).numpy()
+        assert np.mean(stretched) == pytest.approx(0.5, abs=1e-5)
+    assert -0.1 <= min(shifts) < -0.02 and 0.02 < max(shifts) <= 0.1
+    assert 0.8 - 1e-4 <= min(powers) < 0.95 and 1.05 < max(powers) <= 1.2 + 1e-4
+
+    config = AugmentConfig(max_brightness_delta=1.0, max_contrast_change=0.9)
+    region, mask = vessel_region(config.region_size(24), seed=2)
+    for seed in range(5):
+        tile = augment_tile(region, [seed, 3], config, 24, 1).numpy()
+        assert 0.0 <= tile[..., 0].min() and tile[..., 0].max() <= 1.0
+        np.testing.assert_array_equal(tile[..., 2], 1 + 2 * tile[..., 1])  # masks untouched
+
+
+def test_disabled_config_is_the_identity_crop():
+    image = tf.constant(np.random.default_rng(0).normal(size=(10, 10, 3)).astype(np.float32) * 3)
+    result = augment_tile(image, [0, 0], AugmentConfig.disabled(), 6, 1).numpy()
+    np.testing.assert_array_equal(result, image.numpy()[2:8, 2:8])  # no clipping either
+
+
+def test_config_round_trip_and_errors():
+    config = AugmentConfig(rot90=False, max_rotation_degrees=10.0, elastic_alpha=1.5)
+    assert AugmentConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown AugmentConfig keys"):
+        AugmentConfig.from_dict({"flip": True})
+    assert AugmentConfig(max_rotation_degrees=15).region_size(100) >= 100 * (
+        math.cos(math.radians(15)) + math.sin(math.radians(15))
+    )
+    with pytest.raises(ValueError, match="region side"):
+        augment_tile(tf.zeros([31, 31, 3]), [0, 0], config, 24, 1)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("max_rotation_degrees", 60.0), ("max_rotation_degrees", -1.0), ("elastic_alpha", -0.5),
+     ("elastic_sigma", 0.0), ("max_brightness_delta", 1.5), ("max_contrast_change", 1.0),
+     ("max_gamma_change", -0.1)],
+)
+def test_bad_strengths_raise(field, value):
+    with pytest.raises(ValueError, match=f"{field} must be in .*got {value}"):
+        AugmentConfig(**{field: value})

@@ -1,0 +1,290 @@
+"""The ``tf.data`` training pipeline: random patches from whole preprocessed images.
+
+Per epoch every image gives ``patches_per_image`` samples, visited in a random order. Sample
+``k`` of epoch ``e`` draws its centre and augmentation from a stateless seed derived from
+``(seed, e, k)``, so the stream is a pure function of the configuration: training restarts
+from any step with ``epoch=`` / ``start_step=``. Batches are ``(x, y)``:
+
+* ``x`` float32 ``[B, input_size, input_size, C]``: the preprocessed image tile;
+* ``y`` float32 ``[B, output_size, output_size, 2]``: ``y[..., 0]`` the vessel label in
+  {0, 1}, ``y[..., 1]`` the loss weight (0 outside the FOV and in mirrored area outside the
+  image; inside the FOV 1 or the U-Net weight map). ``y`` is centred in ``x``.
+
+Preprocessing runs once per whole image before any patch is cut (CLAHE tiles are relative to
+the whole image); patch sampling and augmentation run in TF ops inside ``tf.data``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from vesselnet.data.augment import AugmentConfig, augment_tile
+from vesselnet.data.patches import (
+    PatchSource, build_patch_source, crop_centre, extract_patch, sample_patch_centre,
+)
+from vesselnet.data.records import ImageRecord
+from vesselnet.data.weights import record_weight_map
+
+PreprocessFn = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class PatchConfig:
+    """How training patches are drawn and batched.
+
+    Args:
+        input_size: side of the model's input tile. Defaults to 64.
+        output_size: side of the labelled output tile, centred in the input tile; equal to
+            ``input_size`` for same padding, smaller by an even margin for valid padding.
+            Defaults to 64.
+        patches_per_image: samples per image per epoch, >= 1. Defaults to 500.
+        vessel_centre_share: probability that a centre is a vessel pixel (else any FOV
+            pixel), in [0, 1]. Defaults to 0.5.
+        batch_size: >= 1. Defaults to 32.
+        seed: seeds the sample order, centres and augmentations. Defaults to 0.
+        use_weight_map: weight FOV pixels with the U-Net weight map instead of 1.
+            Defaults to False.
+        w0: weight-map border peak (Ronneberger et al. 2015). Defaults to 10.
+        sigma: weight-map border width in pixels. Defaults to 5.
+        weight_cutoff_sigmas: border term cut-off in sigmas. Defaults to 4.
+        class_balance: class-balancing term in the weight map. Defaults to True.
+
+    Example:
+        >>> config = PatchConfig(input_size=140, output_size=52, batch_size=8)
+        >>> PatchConfig.from_dict(config.to_dict()) == config
+        True
+    """
+
+    input_size: int = 64
+    output_size: int = 64
+    patches_per_image: int = 500
+    vessel_centre_share: float = 0.5
+    batch_size: int = 32
+    seed: int = 0
+    use_weight_map: bool = False
+    w0: float = 10.0
+    sigma: float = 5.0
+    weight_cutoff_sigmas: float = 4.0
+    class_balance: bool = True
+
+    def __post_init__(self):
+        if self.input_size < 1 or self.output_size < 1:
+            raise ValueError(
+                f"tile sizes must be >= 1, got input {self.input_size}, output {self.output_size}"
+            )
+        if self.output_size > self.input_size:
+            raise ValueError(
+                f"output_size {self.output_size} is larger than input_size {self.input_size}"
+            )
+        if (self.input_size - self.output_size) % 2:
+            raise ValueError(
+                f"input_size {self.input_size} - output_size {self.output_size} is odd; the "
+                "output tile must be centred with an even margin"
+            )
+        if self.patches_per_image < 1:
+            raise ValueError(f"patches_per_image must be >= 1, got {self.patches_per_image}")
+        if not 0.0 <= self.vessel_centre_share <= 1.0:
+            raise ValueError(
+                f"vessel_centre_share must be in [0, 1], got {self.vessel_centre_share}"
+            )
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.w0 < 0 or self.sigma <= 0 or self.weight_cutoff_sigmas <= 0:
+            raise ValueError(
+                f"need w0 >= 0, sigma > 0, weight_cutoff_sigmas > 0; got {self.w0}, "
+                f"{self.sigma}, {self.weight_cutoff_sigmas}"
+            )
+
+    def to_dict(self) -> dict:
+        """Plain dict of the fields (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> PatchConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ValueError."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown PatchConfig keys {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+
+def default_preprocess(image: np.ndarray) -> np.ndarray:
+    """Green channel scaled to [0, 1]: ``uint8 [H, W, 3] -> float32 [H, W, 1]``."""
+    return (np.asarray(image)[..., 1:2] / 255.0).astype(np.float32)
+
+
+def steps_per_epoch(num_images: int, config: PatchConfig) -> int:
+    """Batches per epoch of the repeating stream (the last partial batch is dropped)."""
+    return num_images * config.patches_per_image // config.batch_size
+
+
+def _preprocessed(records, preprocess_fn) -> list[np.ndarray]:
+    if preprocess_fn is None or callable(preprocess_fn):
+        function = preprocess_fn or default_preprocess
+        images = [np.asarray(function(record.image), dtype=np.float32) for record in records]
+    else:
+        images = [np.asarray(image, dtype=np.float32) for image in preprocess_fn]
+        if len(images) != len(records):
+            raise ValueError(f"got {len(images)} preprocessed images for {len(records)} records")
+    images = [image[..., None] if image.ndim == 2 else image for image in images]
+    for record, image in zip(records, images):
+        if image.ndim != 3 or image.shape[:2] != record.shape:
+            raise ValueError(
+                f"image {record.name!r}: preprocessed shape {image.shape} does not match "
+                f"[{record.shape[0]}, {record.shape[1]}, C]"
+            )
+    return images
+
+
+def make_patch_source(
+    records: Sequence[ImageRecord],
+    preprocess_fn: PreprocessFn | Sequence[np.ndarray] | None = None,
+    patch_config: PatchConfig | None = None,
+    *,
+    weight_cache_dir: str | Path | None = None,
+) -> PatchSource:
+    """Preprocess whole images, build their weights and stack them into a PatchSource.
+
+    Args: as in :func:`make_training_dataset`.
+
+    Returns:
+        The :class:`~vesselnet.data.patches.PatchSource`.
+    """
+    config = patch_config or PatchConfig()
+    records = list(records)
+    missing = [record.name for record in records if record.vessels is None]
+    if missing:
+        raise ValueError(f"training needs vessel masks; these images have none: {missing}")
+    images = _preprocessed(records, preprocess_fn)
+    if config.use_weight_map:
+        weights = [
+            record_weight_map(
+                record, w0=config.w0, sigma=config.sigma,
+                cutoff_sigmas=config.weight_cutoff_sigmas, class_balance=config.class_balance,
+                cache_dir=weight_cache_dir,
+            )
+            for record in records
+        ]
+    else:
+        weights = [record.fov.astype(np.float32) for record in records]
+    return build_patch_source(
+        images, [record.vessels for record in records], weights, [r.fov for r in records]
+    )
+
+
+def dataset_from_source(
+    source: PatchSource,
+    patch_config: PatchConfig,
+    augment_config: AugmentConfig | None = None,
+    *,
+    repeat: bool = True,
+    epoch: int = 0,
+    start_step: int = 0,
+) -> tf.data.Dataset:
+    """The batched ``(x, y)`` stream from a prepared :class:`PatchSource`.
+
+    Args: as in :func:`make_training_dataset`.
+    """
+    config = patch_config
+    if epoch < 0 or start_step < 0:
+        raise ValueError(f"epoch and start_step must be >= 0, got {epoch} and {start_step}")
+    num_images = source.num_images
+    total = num_images * config.patches_per_image
+    used = steps_per_epoch(num_images, config) * config.batch_size if repeat else total
+    if used == 0:
+        raise ValueError(
+            f"{num_images} images x {config.patches_per_image} patches is less than one batch "
+            f"of {config.batch_size}; with repeat=True every epoch must fill a batch"
+        )
+    region_size = config.input_size  # augmentation cuts a larger region, then crops
+    if augment_config is not None:
+        region_size = augment_config.region_size(config.input_size)
+    channels = source.num_image_channels
+    seed = tf.constant(config.seed, tf.int64)
+
+    def epoch_samples(epoch_number):
+        base = tf.stack([seed, epoch_number])
+        order_seed = tf.random.experimental.stateless_fold_in(base, -1)
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(total, dtype=tf.int64), order_seed
+        )[:used]
+        numbers = tf.fill([used], epoch_number)
+        return tf.data.Dataset.from_tensor_slices((numbers, order))
+
+    def make_sample(epoch_number, sample):
+        sample_seed = tf.random.experimental.stateless_fold_in(
+            tf.stack([seed, epoch_number]), sample
+        )
+        centre_seed, augment_seed = tf.unstack(
+            tf.random.experimental.stateless_split(sample_seed, num=2)
+        )
+        image_index = sample % num_images
+        row, col = sample_patch_centre(
+            source, image_index, centre_seed, config.vessel_centre_share
+        )
+        tile = extract_patch(source, image_index, row, col, region_size)
+        if augment_config is not None:
+            tile = augment_tile(tile, augment_seed, augment_config, config.input_size, channels)
+        x = tile[..., :channels]
+        y = crop_centre(tile[..., channels:], config.output_size)
+        return x, y
+
+    last = tf.int64.max if repeat else epoch + 1
+    dataset = tf.data.Dataset.range(epoch, last).flat_map(epoch_samples)
+    dataset = dataset.skip(start_step * config.batch_size)
+    dataset = dataset.map(make_sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.batch(config.batch_size, drop_remainder=repeat)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def make_training_dataset(
+    records: Sequence[ImageRecord],
+    preprocess_fn: PreprocessFn | Sequence[np.ndarray] | None = None,
+    patch_config: PatchConfig | None = None,
+    augment_config: AugmentConfig | None = None,
+    *,
+    repeat: bool = True,
+    epoch: int = 0,
+    start_step: int = 0,
+    weight_cache_dir: str | Path | None = None,
+) -> tf.data.Dataset:
+    """Random-patch training batches ``(x, y)`` from labelled fundus images.
+
+    Args:
+        records: labelled :class:`ImageRecord` s (vessels required; sizes may differ).
+        preprocess_fn: ``uint8 [H, W, 3] -> float32 [H, W, C]`` applied once per whole image,
+            or the already-preprocessed images (one per record, ``[H, W, C]`` or ``[H, W]``).
+            Defaults to :func:`default_preprocess` (green channel / 255).
+        patch_config: :class:`PatchConfig`. Defaults to ``PatchConfig()``.
+        augment_config: :class:`AugmentConfig`, or None for no augmentation.
+        repeat: True: endless, epoch after epoch, each epoch exactly
+            :func:`steps_per_epoch` full batches (the last ``< batch_size`` samples of an
+            epoch's order are dropped). False: one epoch, last batch may be partial.
+        epoch: first epoch (its number seeds its order). Defaults to 0.
+        start_step: batches to skip from the start of ``epoch`` (skipped before any patch is
+            cut, so resuming is cheap). Defaults to 0.
+        weight_cache_dir: on-disk cache for U-Net weight maps. Defaults to None.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(x, y)``, shapes ``[B, input_size, input_size, C]`` and
+        ``[B, output_size, output_size, 2]``, float32.
+
+    Example:
+        >>> config = PatchConfig(input_size=64, output_size=64, batch_size=32, seed=3)
+        >>> dataset = make_training_dataset(records, None, config, AugmentConfig())
+        >>> model.fit(dataset, steps_per_epoch=steps_per_epoch(len(records), config))
+        >>> # restart at epoch 5, batch 120 of it: same batches as the uninterrupted run
+        >>> dataset = make_training_dataset(records, None, config, AugmentConfig(),
+        ...                                 epoch=5, start_step=120)
+    """
+    config = patch_config or PatchConfig()
+    source = make_patch_source(records, preprocess_fn, config, weight_cache_dir=weight_cache_dir)
+    return dataset_from_source(
+        source, config, augment_config, repeat=repeat, epoch=epoch, start_step=start_step
+    )
