@@ -98,7 +98,7 @@ def model_output_size(arch: str, input_size: int, depth: int = 5, padding: str =
 
     Example:
         >>> model_output_size("chained", 380, depth=4)
-        196
+        204
     """
     shrink, stages = geometry(arch, **options)
     return sizes.output_size(input_size, depth, padding, shrink=shrink, stages=stages)

@@ -1,0 +1,81 @@
+"""Default tile settings: context, overlap and the tile size that covers an image cheapest."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+from vesselnet.inference.geometry import TileGeometry, tile_geometry
+from vesselnet.inference.tiling import tile_step
+
+DEFAULT_MAX_TILE_INPUT = 800  # largest input tile picked automatically (memory bound)
+
+
+def default_context(geometry: TileGeometry) -> int:
+    """Output pixels dropped per tile side when none is given.
+
+    0 with valid padding (every output pixel already has its full context). With same padding
+    (margin 0) ``input_size // 16``: tile borders, where the network pads with zeros, are
+    dropped, and the image border gets mirrored context instead of zeros.
+    """
+    return 0 if geometry.margin else geometry.input_size // 16
+
+
+def default_overlap(geometry: TileGeometry, context: int = 0) -> int:
+    """Output-tile overlap when none is given.
+
+    0 with valid padding: tiles are aligned to the pooling grid and every output pixel has its
+    full context, so tiles already join without seams and overlap would only cost time. With
+    same padding a quarter of the tile, blended by the raised-cosine window.
+    """
+    return 0 if geometry.margin else (geometry.output_size - 2 * context) // 4
+
+
+def choose_tile_geometry(model: keras.Model, height: int, width: int, *,
+                         max_input: int = DEFAULT_MAX_TILE_INPUT, overlap: int | None = None,
+                         context: int | None = None, output: str = "final") -> TileGeometry:
+    """The tile size up to ``max_input`` that covers an image with the fewest input pixels.
+
+    Candidates step down from the largest valid input by the pooling period, assuming a
+    constant margin (true for the whole family); the pick is probed before it is returned.
+    A DRIVE image (584x565) thus goes through a valid-padding network as one tile.
+
+    Args:
+        model: network of the U-Net family.
+        height: image height.
+        width: image width.
+        max_input: largest input tile side considered. Defaults to 800.
+        overlap: output-tile overlap. Defaults to None (:func:`default_overlap` per size).
+        context: output pixels dropped per tile side. Defaults to None
+            (:func:`default_context` per size).
+        output: which output sets the size. Defaults to ``"final"``.
+
+    Example:
+        >>> choose_tile_geometry(build_model("unet", depth=3, filters=8), 584, 565)
+        TileGeometry(input_size=624, output_size=584, alignment=4)
+    """
+    if model.input_shape[1] is not None:  # fixed-size model: its own tile
+        return tile_geometry(model, output=output)
+    largest = tile_geometry(model, max_input, output=output)
+    if largest.input_size > max_input:
+        largest = tile_geometry(model, largest.input_size - largest.alignment, output=output)
+    costs = []
+    for size in range(largest.input_size, 0, -largest.alignment):
+        candidate_output = size - 2 * largest.margin
+        if candidate_output < 1:
+            break
+        candidate = TileGeometry(size, candidate_output, largest.alignment)
+        tile_context = default_context(candidate) if context is None else context
+        tile = candidate_output - 2 * tile_context
+        tile_overlap = default_overlap(candidate, tile_context) if overlap is None else overlap
+        if tile < 1 or not 0 <= tile_overlap < tile:
+            continue
+        step = tile_step(tile, tile_overlap, candidate.alignment)
+        tiles = math.ceil(max(height - tile, 0) / step + 1) * math.ceil(
+            max(width - tile, 0) / step + 1)
+        costs.append((tiles * size * size, -size, candidate))
+    for _, _, candidate in sorted(costs):
+        if tile_geometry(model, candidate.input_size, output=output) == candidate:
+            return candidate
+    return largest
