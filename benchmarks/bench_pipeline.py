@@ -1,7 +1,7 @@
 """Throughput of the tf.data training pipeline (patches/s), beside the training step of a U-Net.
 
 Reads the 20 DRIVE training images from ``../shared/datasets/DRIVE/training`` when present
-(PIL for the .tif photographs and .gif masks), else 20 synthetic retinas. For each tile size
+(with the DRIVE reader), else 20 synthetic retinas. For each tile size
 pair it times the pipeline alone, without and with augmentation, then (section "TRAINING
 STEP") Keras train steps of ``build_model("unet", filters=16, depth=4, padding="same")`` fed
 by the pipeline.
@@ -16,13 +16,11 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from vesselnet.data.augment import AugmentConfig
 from vesselnet.data.pipeline import PatchConfig, dataset_from_source, make_patch_source
-from vesselnet.data.records import ImageRecord
+from vesselnet.data import ImageRecord, read_drive, synthetic_dataset
 
 DRIVE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "DRIVE" / "training"
 # (input, output, note): same padding; valid padding with 3 and 4 poolings
@@ -32,17 +30,9 @@ TILE_SIZES = ((64, 64, "same"), (140, 52, "valid, 3 poolings"), (236, 52, "valid
 def load_records(count: int) -> tuple[list[ImageRecord], str]:
     """DRIVE training images when present, else synthetic retinas."""
     if DRIVE.exists():
-        records = []
-        for path in sorted((DRIVE / "images").glob("*_training.tif"))[:count]:
-            number = path.name.split("_")[0]
-            image = np.array(Image.open(path).convert("RGB"))
-            fov = np.array(Image.open(DRIVE / "mask" / f"{number}_training_mask.gif")) > 128
-            vessels = np.array(Image.open(DRIVE / "1st_manual" / f"{number}_manual1.gif")) > 128
-            records.append(ImageRecord(path.stem, image, fov, vessels, path=path))
+        records = read_drive(DRIVE, "training")[:count]
         return records, f"DRIVE training ({len(records)} images)"
-    from vesselnet.data.synthetic import synthetic_retina
-
-    return [synthetic_retina(seed) for seed in range(count)], f"synthetic ({count} images)"
+    return synthetic_dataset(count, seed=0), f"synthetic ({count} images)"
 
 
 def time_batches(dataset: tf.data.Dataset, batches: int, warmup: int = 3) -> float:

@@ -1,14 +1,13 @@
 """CLAHE in TF ops against OpenCV's ``cv2.createCLAHE(...).apply``, bit for bit."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import DRIVE_TRAINING
 from vesselnet.preprocessing import clahe, clahe_batch, clahe_reference
 
-DRIVE_IMAGES = Path(__file__).resolve().parents[2] / "shared/datasets/DRIVE/training/images"
+DRIVE_IMAGES = DRIVE_TRAINING / "images"
 
 # Traced once for every size, clip limit and grid of the parity tests.
 _clahe_any_shape = tf.function(

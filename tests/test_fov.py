@@ -1,26 +1,12 @@
 """Derived field-of-view masks: hand-made cases, synthetic retinas and DRIVE's official masks."""
 
-import os
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
+from conftest import DRIVE_DIR, needs_drive
+
 from vesselnet.data import derive_fov, mask_agreement, read_drive, synthetic_retina
-
-
-def drive_dir() -> Path:
-    """DRIVE's location: ``$VESSELNET_DRIVE_DIR`` or ``shared/datasets/DRIVE`` beside the repo."""
-    configured = os.environ.get("VESSELNET_DRIVE_DIR")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2] / "shared/datasets/DRIVE"
-
-
-needs_drive = pytest.mark.skipif(
-    not (drive_dir() / "training/images").is_dir(), reason="DRIVE training split not available"
-)
 
 
 def disc_image(size=(120, 110), radius=50, level=(200, 100, 50)):
@@ -117,7 +103,7 @@ def test_agreement_on_synthetic_retinas():
 @needs_drive
 def test_agreement_with_drive_official_masks():
     # Measured: Dice mean 0.99863 (min 0.99506), pixel accuracy mean 0.99812 (min 0.99323).
-    records = read_drive(drive_dir(), "training")
+    records = read_drive(DRIVE_DIR, "training")
     scores = np.array([mask_agreement(derive_fov(record.image), record.fov) for record in records])
     assert len(records) == 20
     dice, accuracy = scores[:, 0], scores[:, 1]

@@ -1,15 +1,14 @@
 """Data set readers: every layout round-trips synthetic files, DRIVE reads, bad input is named."""
 
 import gzip
-import os
 import shutil
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import DRIVE_DIR, needs_drive
 from vesselnet.data import (
     READERS,
     VesselnetDataError,
@@ -26,14 +25,6 @@ from vesselnet.data import (
 )
 
 SIZE = (72, 80)
-
-
-def drive_dir() -> Path:
-    """DRIVE's location: ``$VESSELNET_DRIVE_DIR`` or ``shared/datasets/DRIVE`` beside the repo."""
-    configured = os.environ.get("VESSELNET_DRIVE_DIR")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2] / "shared/datasets/DRIVE"
 
 
 def assert_same_records(read, written, *, lossy_image=False, fov_exact=True):
@@ -194,11 +185,9 @@ def test_read_dataset_dispatches_by_name(tmp_path):
 # The real DRIVE training split --------------------------------------------------------------
 
 
-@pytest.mark.skipif(
-    not (drive_dir() / "training/images").is_dir(), reason="DRIVE training split not available"
-)
+@needs_drive
 def test_real_drive_training_split():
-    records = read_dataset("drive", drive_dir(), "training")
+    records = read_dataset("drive", DRIVE_DIR, "training")
     assert [record.name for record in records] == [f"{n}_training" for n in range(21, 41)]
     for record in records:
         assert record.shape == (584, 565) and record.image.dtype == np.uint8

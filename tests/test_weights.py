@@ -1,19 +1,19 @@
 """U-Net weight maps: hand-computed values, class balancing, cut-off, caching."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.ndimage
 
+from conftest import DRIVE_TRAINING
 from vesselnet.data.records import ImageRecord
 from vesselnet.data.weights import (
     border_weights, class_balance_weights, clear_weight_map_cache, record_weight_map,
     unet_weight_map,
 )
 
-DRIVE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "DRIVE" / "training"
+DRIVE = DRIVE_TRAINING
 
 
 def border(d1, d2, w0=10.0, sigma=5.0):

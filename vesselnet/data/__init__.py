@@ -1,7 +1,16 @@
-"""Data sets as ImageRecords: readers, derived FOV masks and synthetic retinas."""
+"""Data: readers returning ImageRecords, derived FOV masks, synthetic retinas (NumPy side), and
+the tf.data side: U-Net weight maps, patch sampling, augmentation and the training pipeline."""
 
+from vesselnet.data.augment import AugmentConfig
 from vesselnet.data.fov import derive_fov, mask_agreement
 from vesselnet.data.io import VesselnetDataError, read_mask, read_photograph
+from vesselnet.data.pipeline import (
+    PatchConfig,
+    dataset_from_source,
+    make_patch_source,
+    make_training_dataset,
+    steps_per_epoch,
+)
 from vesselnet.data.readers import (
     READERS,
     read_chase_db1,
@@ -18,13 +27,19 @@ from vesselnet.data.synthetic import (
     synthetic_retina,
     write_synthetic_dataset,
 )
+from vesselnet.data.weights import record_weight_map, unet_weight_map
 
 __all__ = [
+    "AugmentConfig",
     "ImageRecord",
+    "PatchConfig",
     "READERS",
     "SYNTHETIC_LAYOUTS",
     "VesselnetDataError",
+    "dataset_from_source",
     "derive_fov",
+    "make_patch_source",
+    "make_training_dataset",
     "mask_agreement",
     "read_chase_db1",
     "read_dataset",
@@ -34,7 +49,10 @@ __all__ = [
     "read_mask",
     "read_photograph",
     "read_stare",
+    "record_weight_map",
+    "steps_per_epoch",
     "synthetic_dataset",
     "synthetic_retina",
+    "unet_weight_map",
     "write_synthetic_dataset",
 ]

@@ -67,5 +67,6 @@ __all__ = [
     "select_output",
     "tile_count",
     "tile_geometry",
+    "tile_step",
     "vessel_probability",
 ]
