@@ -133,13 +133,13 @@ def fit_command(run_dir, config_source, resume_dir, overrides, steps, batch_size
                 precision, strategy, seed):
     """Train a network; checkpoints, logs, history and bundles go into RUN_DIR.
 
+    \b
     Examples:
-
       vesselnet fit runs/demo --config synthetic
-
       vesselnet fit runs/drive --config drive --data-dir ../shared/datasets/DRIVE
-
       vesselnet fit --resume runs/drive
+      vesselnet fit runs/x --config drive --data-dir D --set optimizer.name=sgd \\
+          --set optimizer.learning_rate=0.01 --steps 200
     """
     from pathlib import Path
 
@@ -151,6 +151,8 @@ def fit_command(run_dir, config_source, resume_dir, overrides, steps, batch_size
                  "training.precision": precision, "training.strategy": strategy,
                  "training.seed": seed}
     settings = [f"{key}={value}" for key, value in shortcuts.items() if value is not None]
+    if steps is not None:
+        settings.append("training.epochs=0")
     if data_dir is not None:
         settings.append(f"data.data_dir={json.dumps(data_dir)}")
     settings.extend(overrides)
@@ -164,10 +166,13 @@ def fit_command(run_dir, config_source, resume_dir, overrides, steps, batch_size
             config = load_config(source, settings)
         else:
             config = load_config(config_source, settings)
-        from vesselnet.training import TrainingDivergedError, fit
+    except ValueError as error:
+        raise _fail_cleanly(error) from None
+    from vesselnet.training import TrainingDivergedError, fit
 
+    try:
         result = fit(config, resume_dir or run_dir, resume=resume_dir is not None)
-    except (ValueError, TrainingDivergedError) as error:
+    except (ValueError, TrainingDivergedError) as error:  # VesselnetDataError is a ValueError
         raise _fail_cleanly(error) from None
     best = f", best validation F1 {result.best_f1:.4f} at step {result.best_step}" \
         if result.best_step >= 0 else ""

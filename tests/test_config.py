@@ -1,0 +1,189 @@
+"""Run configuration: TOML presets, overrides, the TOML writer, and every bad input we refuse."""
+
+import math
+import tomllib
+
+import pytest
+from click.testing import CliRunner
+
+from vesselnet.cli import main
+from vesselnet.config import (
+    PRESET_DIR,
+    RunConfig,
+    apply_overrides,
+    config_to_dict,
+    dict_to_toml,
+    load_config,
+    load_config_text,
+    parse_override,
+    to_toml,
+)
+
+STEPS = ["training.steps=10"]
+
+
+def without_none(value):
+    """TOML has no null: the writer leaves None out."""
+    if isinstance(value, dict):
+        return {key: without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_none(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize("name", ["synthetic", "drive", "chase_db1"])
+def test_presets_load_and_round_trip_through_the_toml_writer(name):
+    config = load_config(name, ['data.data_dir="/data/x"'])
+    text = to_toml(config)
+    assert load_config_text(text) == config
+    assert tomllib.loads(text) == without_none(config_to_dict(config))
+
+
+def test_presets_directory_holds_the_three_named_presets():
+    assert {path.stem for path in PRESET_DIR.glob("*.toml")} >= {"synthetic", "drive",
+                                                                  "chase_db1"}
+
+
+def test_drive_preset_holds_out_four_images_and_uses_a_valid_chained_tile():
+    config = load_config("drive", ['data.data_dir="/d"'])
+    assert config.data.validation_images == ("37", "38", "39", "40")
+    assert (config.model.arch, config.model.depth, config.model.padding) == (
+        "chained", 4, "valid")
+    assert (config.patches.input_size, config.patches.output_size) == (308, 132)
+
+
+@pytest.mark.parametrize("text, path, value", [
+    ("training.steps=100", ["training", "steps"], 100),
+    ("optimizer.learning_rate=1e-3", ["optimizer", "learning_rate"], 0.001),
+    ("data.dataset=DRIVE", ["data", "dataset"], "DRIVE"),
+    ('data.dataset="CHASE_DB1"', ["data", "dataset"], "CHASE_DB1"),
+    ("model.options.batch_norm=true", ["model", "options", "batch_norm"], True),
+    ("data.synthetic_size=[64, 80]", ["data", "synthetic_size"], [64, 80]),
+    ("loss.options={alpha = 2.0}", ["loss", "options"], {"alpha": 2.0}),
+    (" training.seed = 7 ", ["training", "seed"], 7),
+])
+def test_overrides_parse_values_as_toml_literals(text, path, value):
+    assert parse_override(text) == (path, value)
+
+
+def test_overrides_reach_the_config_and_fill_the_derived_patch_fields():
+    config = load_config(None, ["training.steps=20", "training.batch_size=3", "training.seed=9",
+                                "model.depth=3", "patches.input_size=76",
+                                "optimizer.learning_rate=1", "data.synthetic_size=[64, 80]"])
+    assert config.training.steps == 20
+    assert config.optimizer.learning_rate == 1.0 and isinstance(config.optimizer.learning_rate,
+                                                                float)
+    assert config.data.synthetic_size == (64, 80)
+    # depth 3, valid padding: 76 -> 76-4=72 ->36 -> 32 -> 16 -> 12 -> 24 -> 20 -> 40 -> 36
+    assert (config.patches.input_size, config.patches.output_size) == (76, 36)
+    assert (config.patches.batch_size, config.patches.seed) == (3, 9)
+
+
+def test_epochs_alone_replace_the_default_steps():
+    config = load_config(None, ["training.epochs=3"])
+    assert (config.training.steps, config.training.epochs) == (0, 3)
+    assert load_config_text(to_toml(config)) == config
+    assert load_config(None).training.steps == 1000
+
+
+def test_apply_overrides_does_not_modify_its_input():
+    values = {"training": {"steps": 1}}
+    assert apply_overrides(values, ["training.steps=2"]) == {"training": {"steps": 2}}
+    assert values == {"training": {"steps": 1}}
+
+
+def test_augment_can_be_switched_off_and_written_back():
+    config = load_config(None, STEPS + ["augment.enabled=false"])
+    assert config.augment is None
+    assert load_config_text(to_toml(config)).augment is None
+
+
+def test_rgb_preprocessing_round_trips_as_the_string_rgb():
+    config = load_config(None, STEPS + ['data.preprocessing.grayscale="rgb"'])
+    assert config.data.preprocessing.grayscale is None
+    assert 'grayscale = "rgb"' in to_toml(config)
+    assert load_config_text(to_toml(config)) == config
+
+
+def test_toml_writer_escapes_strings_and_writes_special_floats():
+    values = {"a": {"text": 'quote " back \\ tab \t é', "x": math.inf, "n": 1.5e-7,
+                    "list": [1, 2], "inline": [{"name": "k", "v": None}], "b": False}}
+    read = tomllib.loads(dict_to_toml(values))
+    assert read["a"]["text"] == values["a"]["text"]
+    assert read["a"]["x"] == math.inf and read["a"]["n"] == 1.5e-7
+    assert read["a"]["inline"] == [{"name": "k"}] and read["a"]["b"] is False
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["training.stepz=1"], "unknown key 'training.stepz'; valid keys of [training]: batch_size"),
+    (["patches.batch_size=4"], "unknown key 'patches.batch_size'"),
+    (["trainin.steps=1"], "unknown config section(s) ['trainin']"),
+    (["augment.flip=true"], "unknown key 'augment.flip'; valid keys of [augment]: brightness"),
+    (["patches.input_size=96"], "nearest valid: 92, 100"),
+    (["patches.input_size=50"], "nearest valid: 92"),
+    (["model.arch=\"chained\"", "patches.input_size=200"], "nearest valid: 196, 204"),
+    (["training.steps=\"ten\""], "training.steps must be of type int, got 'ten'"),
+    (["training.steps=1.5"], "training.steps must be of type int, got 1.5"),
+    (["training.epochs=2"], "set exactly one of training.steps and training.epochs"),
+    (["training.precision=\"half\""], "training.precision must be one of"),
+    (["training.strategy=\"tpu\""], "training.strategy must be one of"),
+    (["training.batch_size=0"], "training.batch_size must be a number >= 1, got 0"),
+    (["optimizer.name=\"lion\""], "optimizer.name must be one of ['sgd', 'adam', 'adamw']"),
+    (["optimizer.learning_rate=-1"], "optimizer.learning_rate must be > 0, got -1.0"),
+    (["loss.name=\"focal\""], "loss.name must be one of"),
+    (["loss.options={beta = 1}"], "unknown loss.options ['beta'] for loss 'stochastic_wce'"),
+    (["loss.options.activation=\"softmax\""], "activation is taken from model.options"),
+    (["model.options.steps=3"], "option 'steps' applies to 'r2unet' only"),
+    (["model.options.dropot=0.1"], "unknown model option 'dropot'"),
+    (["data.dataset=\"DRIVE\""], "data.data_dir is empty; dataset 'DRIVE' needs it"),
+    (["data.validation_count=2", "data.validation_images=[\"1\"]"], "not both"),
+    (["data.preprocessing.grayscale=\"blue\""], "unknown grayscale preset 'blue'"),
+    (["data.validation_images=[37, 38]"], "data.validation_images must be names (strings)"),
+    (["data.synthetic_size=[64]"], "data.synthetic_size must be [height, width] >= 32"),
+    (["augment.enabled=\"no\""], "augment.enabled must be true or false, got 'no'"),
+    (["training.steps"], "override must look like section.key=value"),
+    (["steps=3"], "override must look like section.key=value"),
+])
+def test_bad_settings_raise_value_error_naming_the_key(overrides, message):
+    with pytest.raises(ValueError) as error:
+        load_config(None, STEPS + overrides)
+    assert message in str(error.value)
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(ValueError, match=r"no config file or preset 'drvie'; presets: .*'drive'"):
+        load_config("drvie")
+
+
+def test_invalid_toml_text_is_a_value_error():
+    with pytest.raises(ValueError, match="invalid TOML"):
+        load_config_text("[training\nsteps = 1")
+    with pytest.raises(ValueError, match=r"\[training\] must be a table, got 3"):
+        load_config_text("training = 3")
+
+
+def test_default_run_config_is_consistent():
+    config = RunConfig()
+    assert config.patches.output_size == config.model.output_size(config.patches.input_size)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--set", "training.stepz=1"], "Error: unknown key 'training.stepz'"),
+    (["--set", "patches.input_size=97"], "nearest valid: 92, 100"),
+    (["--config", "nope"], "Error: no config file or preset 'nope'"),
+])
+def test_cli_prints_config_errors_as_one_clean_line(tmp_path, arguments, message):
+    result = CliRunner().invoke(main, ["fit", str(tmp_path / "run"), "--steps", "3", *arguments])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_needs_exactly_one_of_run_dir_and_resume(tmp_path):
+    result = CliRunner().invoke(main, ["fit"])
+    assert result.exit_code == 2 and "RUN_DIR" in result.output
+    both = CliRunner().invoke(main, ["fit", str(tmp_path), "--resume", str(tmp_path)])
+    assert both.exit_code == 2
+    missing = CliRunner().invoke(main, ["fit", "--resume", str(tmp_path / "none")])
+    assert missing.exit_code == 1 and "no config.toml" in missing.output

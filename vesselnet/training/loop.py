@@ -1,0 +1,238 @@
+"""``fit``: one custom training loop for every strategy, with checkpoints and validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vesselnet.bundle import save_bundle
+from vesselnet.config import RunConfig, to_toml
+from vesselnet.training.card import make_card
+from vesselnet.training.checkpoint import TrainingState, variables_finite
+from vesselnet.training.components import build_components, distributed_dataset
+from vesselnet.training.distribute import (
+    make_strategy, op_determinism, precision_policy, worker_role,
+)
+from vesselnet.training.history import RunHistory
+from vesselnet.training.reporting import Progress, TensorBoardLog
+from vesselnet.training.step import current_learning_rate, make_train_step
+from vesselnet.training.validation import Validator
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss (or the weights) stopped being finite; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    """What :func:`fit` did.
+
+    Args:
+        run_dir: the run directory.
+        steps: steps trained in total (the last step reached).
+        wall_seconds: training wall-clock time (resumed runs add up).
+        final_loss: mean loss of the last logging interval.
+        best_f1 / best_step: best validation F1 and its step (NaN / -1 without validation).
+        stopped_early: early stopping ended the run.
+    """
+
+    run_dir: Path
+    steps: int
+    wall_seconds: float
+    final_loss: float
+    best_f1: float
+    best_step: int
+    stopped_early: bool
+
+
+def fit(config: RunConfig, run_dir: str | Path, resume: bool = False) -> FitResult:
+    """Trains the network of ``config``, writing everything into ``run_dir``.
+
+    ``run_dir`` receives ``config.toml``, ``checkpoints/``, ``logs/`` (TensorBoard),
+    ``history.json``, and the bundles ``best/`` (best validation F1) and ``final/``.
+    Under multi-worker training the workers share ``run_dir``; the chief writes it, each
+    other worker only leaves ``final-worker<N>/`` (to check the replicas agree).
+
+    Validation (every ``training.validate_every`` steps and at the end) runs on every worker,
+    so that early stopping is decided identically everywhere. Wall-clock seconds count the
+    training, validation and checkpoint time of this and the previous sessions of the run; a
+    resumed run continues from the checkpoint's count (time lost after it is not counted).
+
+    Args:
+        config: the :class:`~vesselnet.config.RunConfig`.
+        run_dir: the run directory; must not hold checkpoints unless ``resume``.
+        resume: continue from the newest checkpoint in ``run_dir`` (same batches as an
+            uninterrupted run from there on).
+
+    Returns:
+        A :class:`FitResult`.
+
+    Raises:
+        ValueError: a bad config, or ``run_dir`` in the wrong state for ``resume``.
+        vesselnet.data.io.VesselnetDataError: a data folder in the wrong layout.
+        TrainingDivergedError: the loss turned NaN or infinite.
+
+    Example:
+        >>> result = fit(load_config("synthetic", ["training.steps=50"]), "runs/demo")
+    """
+    strategy = make_strategy(config.training.strategy)  # before any other TF op
+    with precision_policy(config.training.precision), op_determinism(
+            config.training.deterministic):
+        return _Run(config, Path(run_dir), strategy).train(resume)
+
+
+class _Run:
+    """The state of one :func:`fit` call (model, optimizer, data, logs)."""
+
+    def __init__(self, config: RunConfig, run_dir: Path, strategy):
+        self.config, self.run_dir, self.strategy = config, run_dir, strategy
+        self.role = worker_role(strategy)
+        self.parts = build_components(config, run_dir, strategy, self.role)
+        self.model, self.store = self.parts.model, self.parts.store
+        self.total_steps = self.parts.total_steps
+        self.steps_per_epoch = self.parts.steps_per_epoch
+        self.images = self.parts.images
+        self.validator = Validator(self.images.validation, self.images.validation_inputs)
+
+    def _start(self, resume: bool) -> TrainingState:
+        latest = self.store.latest()
+        if resume:
+            if latest is None:
+                raise ValueError(f"{self.run_dir}: no checkpoint to resume from")
+            state = self.store.restore(latest)
+            self.history = RunHistory.load(self.run_dir / "history.json", state.step)
+            self._write_config()
+            self.progress_message(f"resumed from {latest} (step {state.step})")
+            return state
+        if latest is not None:
+            raise ValueError(f"{self.run_dir} already holds a run (checkpoint {latest.name}); "
+                             "resume it with --resume or choose a new run directory")
+        self._write_config()
+        self.history = RunHistory(self.run_dir / "history.json")
+        return TrainingState()
+
+    def _write_config(self) -> None:
+        if self.role.is_chief:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.toml").write_text(to_toml(self.config), encoding="utf-8")
+
+    def progress_message(self, text: str) -> None:
+        if self.role.is_chief:
+            print(text, flush=True)
+
+    def train(self, resume: bool) -> FitResult:
+        state = self._start(resume)
+        self.store.remove_stale_temporaries()
+        parts = self.parts
+        train_step = make_train_step(self.strategy, parts.model, parts.optimizer,
+                                     parts.objective, parts.step)
+        iterator = iter(distributed_dataset(self.config, parts, state.step, self.strategy))
+        self.log = TensorBoardLog(self.run_dir / "logs", enabled=self.role.is_chief)
+        progress = Progress(self.total_steps, state.step, self.config.training.log_every,
+                            enabled=self.role.is_chief)
+        self.progress = progress
+        started, base_seconds = time.monotonic(), state.wall_seconds
+        losses, last_mean, stopped_early = [], math.nan, False
+        step = state.step
+        try:
+            while step < self.total_steps and not stopped_early:
+                loss = float(train_step(next(iterator)))
+                step = int(parts.step.numpy())
+                if not math.isfinite(loss):
+                    self._diverged(step, f"the loss is {loss}")
+                losses.append(loss)
+                seconds = base_seconds + time.monotonic() - started
+                rate = current_learning_rate(parts.optimizer)
+                progress.update(step, float(np.mean(losses[-50:])), rate)
+                if step % self.config.training.log_every == 0 or step == self.total_steps:
+                    last_mean = float(np.mean(losses))
+                    self.history.add_train(step, seconds, last_mean, rate)
+                    self.log.scalars(step, {"train/loss": last_mean, "train/learning_rate": rate})
+                    losses = []
+                state = dataclasses.replace(
+                    state, step=step, epoch=step // self.steps_per_epoch,
+                    step_in_epoch=step % self.steps_per_epoch, wall_seconds=seconds)
+                if self.validator and self._validation_due(step):
+                    state, stopped_early = self._validate(state)
+                if step % self.config.training.checkpoint_every == 0 or step == self.total_steps \
+                        or stopped_early:
+                    self._checkpoint(state)
+            if stopped_early:
+                progress.message(f"early stopping at step {step}: no better validation F1 in "
+                                 f"{state.stale_validations} validations")
+            if losses:
+                last_mean = float(np.mean(losses))
+            self._save_bundle("final", state, last_mean)
+        finally:
+            self.log.close()
+        return FitResult(self.run_dir, step, state.wall_seconds, last_mean, state.best_f1,
+                         state.best_step, stopped_early)
+
+    def _validation_due(self, step: int) -> bool:
+        every = self.config.training.validate_every
+        return step == self.total_steps or (every > 0 and step % every == 0)
+
+    def _validate(self, state: TrainingState) -> tuple[TrainingState, bool]:
+        result = self.validator(self.model)
+        seconds = state.wall_seconds
+        scores = {key: value for key, value in result.metrics.items()
+                  if key not in ("f1", "auc_roc")}
+        self.history.add_validation(state.step, seconds, result.f1, result.auc, **scores)
+        self.log.scalars(state.step, {"validation/f1": result.f1, "validation/auc": result.auc,
+                                      **{f"validation/{k}": v for k, v in scores.items()}})
+        self.log.image(state.step, "validation/input_probability_truth", result.preview)
+        improved = math.isfinite(result.f1) and not (result.f1 <= state.best_f1)
+        if improved:
+            state = dataclasses.replace(state, best_f1=result.f1, best_step=state.step,
+                                        stale_validations=0)
+            self._save_bundle("best", state, math.nan)
+        else:
+            state = dataclasses.replace(state, stale_validations=state.stale_validations + 1)
+        if self.role.is_chief:
+            self.history.write()
+        self.progress.message(f"step {state.step}: validation F1 {result.f1:.4f}  AUC "
+                              f"{result.auc:.4f}  (best F1 {state.best_f1:.4f} at step "
+                              f"{state.best_step})")
+        patience = self.config.training.early_stopping_patience
+        return state, bool(patience) and state.stale_validations >= patience
+
+    def _checkpoint(self, state: TrainingState) -> None:
+        if not variables_finite(self.model.trainable_variables):
+            self._diverged(state.step, "the weights are no longer finite")
+        self.store.save(state)
+        if self.role.is_chief:
+            self.history.write()
+
+    def _diverged(self, step: int, what: str):
+        latest = self.store.latest()
+        kept = (f"the last good checkpoint is {latest} (step {int(latest.name[5:])}); resume "
+                f"with a lower learning rate: vesselnet fit --resume {self.run_dir} --set "
+                "optimizer.learning_rate=..." if latest else "no checkpoint was written yet")
+        if self.role.is_chief:
+            self.history.write()
+        raise TrainingDivergedError(f"training stopped at step {step}: {what}; {kept}")
+
+    def _save_bundle(self, name: str, state: TrainingState, final_loss: float) -> None:
+        if not self.role.is_chief:
+            if name != "final":
+                return
+            name = f"final-worker{self.role.task_id}"  # to check that the replicas agree
+        curve = self.history.curve()
+        best = next((entry for entry in self.history.validation
+                     if entry["step"] == state.best_step), None)
+        summary = {
+            "steps": state.step, "total_steps": self.total_steps,
+            "wall_seconds": round(state.wall_seconds, 3), "final_loss": final_loss,
+            "dataset": self.config.data.dataset,
+            "train_images": [record.name for record in self.images.train],
+            "validation_images": [record.name for record in self.images.validation],
+            "validation_curve": curve, "best_validation": best,
+        }
+        card = make_card(self.model, self.config, self.images.preprocessing, summary)
+        save_bundle(self.run_dir / name, self.model, card)
+        if self.role.is_chief:
+            self.history.write()

@@ -1,0 +1,69 @@
+"""Validation on whole held-out images: overlap-tile prediction, F1 and AUC inside the FOV."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from vesselnet.data.records import ImageRecord
+from vesselnet.inference import predict_image
+from vesselnet.metrics import MetricAccumulator
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationResult:
+    """Pooled scores of the validation images and a preview for TensorBoard.
+
+    Args:
+        f1: F1 (Dice) of ``probability > 0.5`` inside the FOVs, all images pooled.
+        auc: AUC-ROC inside the FOVs, pooled.
+        metrics: every score of :class:`~vesselnet.metrics.MetricAccumulator`.
+        preview: float32 ``[H, 3 W, 1]``: input, probability and truth of the first image.
+    """
+
+    f1: float
+    auc: float
+    metrics: dict
+    preview: np.ndarray
+
+
+class Validator:
+    """Scores a model on whole validation images (pooled F1 and AUC inside the FOV).
+
+    Each image is predicted whole with :func:`vesselnet.inference.predict_image` (overlap-tile
+    strategy, default tiling), then its FOV pixels are pooled with the other images'.
+
+    Args:
+        records: validation records (vessel masks and FOVs).
+        inputs: their preprocessed images, float32 ``[H, W, C]``.
+
+    Example:
+        >>> result = Validator(records, inputs)(model)
+        >>> result.f1, result.auc
+    """
+
+    def __init__(self, records: list[ImageRecord], inputs: list[np.ndarray]):
+        if len(records) != len(inputs):
+            raise ValueError(f"got {len(inputs)} inputs for {len(records)} validation records")
+        self.records = records
+        self.inputs = inputs
+
+    def __bool__(self) -> bool:
+        return bool(self.records)
+
+    def __call__(self, model) -> ValidationResult:
+        if not self.records:
+            raise ValueError("no validation images: hold some out with data.validation_count")
+        accumulator = MetricAccumulator()
+        preview = None
+        for record, image in zip(self.records, self.inputs):
+            probability = np.asarray(predict_image(model, image), np.float32)
+            accumulator.update(probability, record.vessels, record.fov)
+            if preview is None:
+                preview = np.concatenate(
+                    [image[..., :1], probability[..., None],
+                     record.vessels[..., None].astype(np.float32)], axis=1)
+        metrics = accumulator.result()
+        return ValidationResult(float(metrics["f1"]), float(metrics["auc_roc"]), metrics,
+                                preview.astype(np.float32))
