@@ -49,7 +49,7 @@ def test_drive_preset_holds_out_four_images_and_uses_a_valid_chained_tile():
     assert config.data.validation_images == ("37", "38", "39", "40")
     assert (config.model.arch, config.model.depth, config.model.padding) == (
         "chained", 4, "valid")
-    assert (config.patches.input_size, config.patches.output_size) == (308, 132)
+    assert (config.patches.input_size, config.patches.output_size) == (372, 196)
 
 
 @pytest.mark.parametrize("text, path, value", [
