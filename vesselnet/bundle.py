@@ -16,14 +16,13 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import os
-import shutil
 from pathlib import Path
 
 import keras
 
 import vesselnet.layers  # noqa: F401  (registers the custom layers for loading)
 from vesselnet import __version__
+from vesselnet.atomic import atomic_directory
 from vesselnet.preprocessing import CLASSIC_CONFIG
 
 MODEL_FILE = "model.keras"
@@ -58,33 +57,15 @@ def save_bundle(path: str | Path, model: keras.Model, card: dict) -> Path:
     if not isinstance(card, dict):
         raise ValueError(f"card must be a dict, got {type(card).__name__}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".tmp-{path.name}-{os.getpid()}")
-    shutil.rmtree(temporary, ignore_errors=True)
-    temporary.mkdir()
-    try:
+    full_card = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                 "vesselnet_version": __version__,
+                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                     timespec="seconds"),
+                 **card}
+    text = json.dumps(_json_ready(full_card), indent=2, allow_nan=False)
+    with atomic_directory(path) as temporary:
         model.save(temporary / MODEL_FILE)
-        full_card = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                     "vesselnet_version": __version__,
-                     "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                         timespec="seconds"),
-                     **card}
-        text = json.dumps(_json_ready(full_card), indent=2, allow_nan=False)
         (temporary / CARD_FILE).write_text(text + "\n", encoding="utf-8")
-        for file in temporary.iterdir():
-            with open(file, "rb") as handle:
-                os.fsync(handle.fileno())
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    if path.exists():
-        trash = path.with_name(f".old-{path.name}-{os.getpid()}")
-        shutil.rmtree(trash, ignore_errors=True)
-        os.replace(path, trash)
-        os.replace(temporary, path)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(temporary, path)
     return path
 
 

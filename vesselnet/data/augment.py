@@ -27,11 +27,13 @@ import math
 
 import tensorflow as tf
 
+from vesselnet.dictconfig import DictConfig
+
 _TRUNCATE_SIGMAS = 3.0  # elastic displacements are clipped to +-3 alpha; Gaussian radius 3 sigma
 
 
 @dataclasses.dataclass(frozen=True)
-class AugmentConfig:
+class AugmentConfig(DictConfig):
     """On/off switch and strength of every augmentation.
 
     Args:
@@ -91,18 +93,6 @@ class AugmentConfig:
         return cls(flips=False, rot90=False, rotation=False, elastic=False,
                    brightness=False, contrast=False, gamma=False)
 
-    def to_dict(self) -> dict:
-        """Plain dict of the fields (JSON-serialisable)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> AugmentConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ValueError."""
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown AugmentConfig keys {unknown}; known: {sorted(known)}")
-        return cls(**values)
 
     @property
     def resamples(self) -> bool:

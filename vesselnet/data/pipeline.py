@@ -29,12 +29,13 @@ from vesselnet.data.patches import (
 )
 from vesselnet.data.records import ImageRecord
 from vesselnet.data.weights import record_weight_map
+from vesselnet.dictconfig import DictConfig
 
 PreprocessFn = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclasses.dataclass(frozen=True)
-class PatchConfig:
+class PatchConfig(DictConfig):
     """How training patches are drawn and batched.
 
     Args:
@@ -100,18 +101,6 @@ class PatchConfig:
                 f"{self.sigma}, {self.weight_cutoff_sigmas}"
             )
 
-    def to_dict(self) -> dict:
-        """Plain dict of the fields (JSON-serialisable)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> PatchConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ValueError."""
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown PatchConfig keys {unknown}; known: {sorted(known)}")
-        return cls(**values)
 
 
 def default_preprocess(image: np.ndarray) -> np.ndarray:

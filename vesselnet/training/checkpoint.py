@@ -19,6 +19,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from vesselnet.atomic import replace_directory, sync_directory
 from vesselnet.training.distribute import WorkerRole
 
 PREFIX = "ckpt-"
@@ -119,7 +120,7 @@ class CheckpointStore:
             shutil.rmtree(temporary, ignore_errors=True)
             return final
         (temporary / STATE_FILE).write_text(state.to_json(), encoding="utf-8")
-        _sync_directory(temporary)
+        sync_directory(temporary)
         replace_directory(temporary, final)
         for old in self.checkpoints()[:-self.keep]:
             shutil.rmtree(old, ignore_errors=True)
@@ -137,22 +138,3 @@ class CheckpointStore:
         if self.role.is_chief and self.directory.is_dir():
             for path in [*self.directory.glob(".tmp-*"), *self.directory.glob(".old-*")]:
                 shutil.rmtree(path, ignore_errors=True)
-
-
-def _sync_directory(path: Path) -> None:
-    for file in path.iterdir():
-        if file.is_file():
-            with open(file, "rb") as handle:
-                os.fsync(handle.fileno())
-
-
-def replace_directory(source: Path, target: Path) -> None:
-    """Renames directory ``source`` to ``target``, replacing an existing ``target``."""
-    if target.exists():
-        trash = target.with_name(f".old-{target.name}-{os.getpid()}")
-        shutil.rmtree(trash, ignore_errors=True)
-        os.replace(target, trash)
-        os.replace(source, target)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(source, target)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
+
+from vesselnet.atomic import atomic_write_text
 
 
 def _clean(value):
@@ -65,8 +66,5 @@ class RunHistory:
 
     def write(self) -> None:
         """Writes the JSON file atomically (temporary file + rename)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         text = json.dumps({"train": self.train, "validation": self.validation}, indent=1)
-        temporary.write_text(text + "\n", encoding="utf-8")
-        os.replace(temporary, self.path)
+        atomic_write_text(self.path, text + "\n")

@@ -1,0 +1,88 @@
+"""Atomic writes: a file or a directory appears complete or not at all.
+
+Everything is written under a hidden temporary name in the target's own directory (same
+filesystem), flushed to disk, then renamed into place. A process killed at any moment leaves
+the previous version or the new one, never a half-written mix; stray temporaries carry the
+prefixes ``.tmp-`` / ``.old-`` so their owners can clean them up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def sync_directory(path: Path) -> None:
+    """``fsync`` every regular file directly inside ``path``."""
+    for file in Path(path).iterdir():
+        if file.is_file():
+            with open(file, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def replace_directory(source: Path, target: Path) -> None:
+    """Renames directory ``source`` to ``target``, replacing an existing ``target``.
+
+    POSIX ``rename`` does not replace a non-empty directory, so an existing ``target`` is first
+    moved aside and deleted after the new one is in place.
+    """
+    source, target = Path(source), Path(target)
+    if target.exists():
+        trash = target.with_name(f".old-{target.name}-{os.getpid()}")
+        shutil.rmtree(trash, ignore_errors=True)
+        os.replace(target, trash)
+        os.replace(source, target)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(source, target)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path, *, tag: str = "") -> Iterator[Path]:
+    """Yields a temporary directory that replaces ``path`` when the block succeeds.
+
+    Args:
+        path: the directory to (re)write.
+        tag: extra text in the temporary name (e.g. the worker), so writers don't collide.
+
+    Example:
+        >>> with atomic_directory("runs/x/best") as folder:
+        ...     (folder / "card.json").write_text("{}")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".tmp-{path.name}{tag}-{os.getpid()}")
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir()
+    try:
+        yield temporary
+        sync_directory(temporary)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    replace_directory(temporary, path)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Writes ``data`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """UTF-8 text version of :func:`atomic_write_bytes`."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
