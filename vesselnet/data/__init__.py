@@ -21,12 +21,8 @@ from vesselnet.data.readers import (
     read_stare,
 )
 from vesselnet.data.records import ImageRecord
-from vesselnet.data.synthetic import (
-    SYNTHETIC_LAYOUTS,
-    synthetic_dataset,
-    synthetic_retina,
-    write_synthetic_dataset,
-)
+from vesselnet.data.synthetic import synthetic_dataset, synthetic_retina
+from vesselnet.data.synthetic_layouts import SYNTHETIC_LAYOUTS, write_synthetic_dataset
 from vesselnet.data.weights import record_weight_map, unet_weight_map
 
 __all__ = [
