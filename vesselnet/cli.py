@@ -178,3 +178,202 @@ def fit_command(run_dir, config_source, resume_dir, overrides, steps, batch_size
         if result.best_step >= 0 else ""
     click.echo(f"trained {result.steps} steps in {result.wall_seconds:.0f} s{best}; "
                f"bundles in {result.run_dir}")
+
+
+class _ThresholdType(click.ParamType):
+    """A threshold in [0, 1] or ``otsu``."""
+
+    name = "FLOAT|otsu"
+
+    def convert(self, value, param, context):
+        from vesselnet.predict.job import parse_threshold
+
+        try:
+            return parse_threshold(value)
+        except ValueError as error:
+            self.fail(str(error), param, context)
+
+
+class _Progress:
+    """A progress bar on stderr, opened at the first report (when the total is known)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar = None
+
+    def __call__(self, done: int, total: int, problem: str | None = None) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, show_pos=True,
+                                         file=click.get_text_stream("stderr"))
+            self.bar.__enter__()
+        if problem is not None:  # one line per bad file, above the bar on a terminal
+            erase = "\r\x1b[K" if click.get_text_stream("stderr").isatty() else ""
+            click.echo(f"{erase}{problem}", err=True)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _inference_options(tile_size, batch_size, tta):
+    from vesselnet.predict import InferenceOptions
+
+    return InferenceOptions(tile_size=tile_size, batch_size=batch_size, tta=tta)
+
+
+_MODEL_HELP = ("Bundle directory (e.g. runs/NAME/best) or .keras file. "
+               "Default: the bundled pretrained model.")
+
+
+@main.command("predict")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--model", "model_path", default=None, help=_MODEL_HELP)
+@click.option("--out", "out_dir", default="predictions", show_default=True,
+              type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--format", "map_format", type=click.Choice(["png8", "png16", "npy"]),
+              default="png8", show_default=True, help="Probability-map file format.")
+@click.option("--threshold", type=_ThresholdType(), default="0.5", show_default=True,
+              help="Vessel where probability > threshold; 'otsu' picks one per image.")
+@click.option("--fov", default=None, type=click.Path(exists=True),
+              help="FOV mask file for all images, or folder of masks matched by stem "
+                   "(NAME.*, NAME_mask.*). Default: derived from each photograph.")
+@click.option("--tta", is_flag=True, help="Test-time augmentation (average of 4 flips).")
+@click.option("--batch-size", type=int, default=2, show_default=True,
+              help="Tiles per network call.")
+@click.option("--tile-size", type=int, default=None,
+              help="Input tile side. Default: the cheapest tile covering the image.")
+def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta, batch_size,
+                    tile_size):
+    """Segment the vessels of photographs: probability map, binary mask and overlay of each.
+
+    INPUTS are image files (PNG, JPEG, TIFF, BMP, GIF, PPM), folders or quoted glob
+    patterns. A file that cannot be processed is reported and skipped; the exit code is
+    non-zero when any failed.
+
+    \b
+    Examples:
+      vesselnet predict photo.jpg --model runs/drive/best
+      vesselnet predict photos/ 'more/**/*.png' --out seg --format png16 --threshold otsu
+    """
+    from vesselnet.predict import PredictionOptions, predict_files
+
+    progress = _Progress("predicting")
+    try:
+        options = PredictionOptions(map_format=map_format, threshold=threshold, fov=fov,
+                                    inference=_inference_options(tile_size, batch_size, tta))
+        report = predict_files(
+            list(inputs), model_path, out_dir, options,
+            progress=lambda outcome, done, total: progress(done, total, outcome.error))
+    except ValueError as error:  # VesselnetDataError is a ValueError
+        raise _fail_cleanly(error) from None
+    finally:
+        progress.close()
+    click.echo(f"predicted {len(report.succeeded)} of {len(report.outcomes)} image(s) in "
+               f"{report.seconds:.1f} s; outputs in {report.out_dir}")
+    if report.failed:
+        raise click.ClickException(f"{len(report.failed)} input(s) failed (listed above)")
+
+
+@main.command("evaluate")
+@click.option("--model", "model_path", default=None, help=_MODEL_HELP)
+@click.option("--dataset", required=True,
+              help="Data set layout: drive, chase_db1, stare, hrf or generic.")
+@click.option("--data-dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The data set folder.")
+@click.option("--split", default=None,
+              help="Split to score. Default: test for drive and chase_db1, else all.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Report folder.")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+              help="Vessel where probability > threshold.")
+@click.option("--tta", is_flag=True, help="Test-time augmentation (average of 4 flips).")
+@click.option("--batch-size", type=int, default=2, show_default=True,
+              help="Tiles per network call.")
+@click.option("--tile-size", type=int, default=None,
+              help="Input tile side. Default: the cheapest tile covering the image.")
+@click.option("--auc-bins", type=int, default=None,
+              help="Pool AUCs in this many histogram bins (e.g. 65536) instead of exactly; "
+                   "bounds memory on large data sets such as HRF.")
+@click.option("--figures/--no-figures", default=True, show_default=True,
+              help="Per-image panels and ROC / precision-recall plots.")
+@click.option("--save-maps/--no-save-maps", default=True, show_default=True,
+              help="Write the probability maps scored (probabilities/NAME.npy).")
+def evaluate_command(model_path, dataset, data_dir, split, out_dir, threshold, tta, batch_size,
+                     tile_size, auc_bins, figures, save_maps):
+    """Score a model on a labelled split inside the FOV; report in --out.
+
+    Writes metrics.json (pooled, mean and per-image scores; second observer; chained
+    stage 1), per_image.csv, roc_curve.png, pr_curve.png and images/NAME.png.
+
+    \b
+    Examples:
+      vesselnet evaluate --model runs/drive/best --dataset drive --data-dir DRIVE --out eval
+      vesselnet evaluate --model m.keras --dataset generic --data-dir em --out eval-em
+    """
+    from vesselnet.evaluation import EvaluationOptions, evaluate_dataset
+
+    progress = _Progress("evaluating")
+    try:
+        options = EvaluationOptions(threshold=threshold, save_maps=save_maps, figures=figures,
+                                    auc_bins=auc_bins,
+                                    inference=_inference_options(tile_size, batch_size, tta))
+        report = evaluate_dataset(model_path, dataset, data_dir, split, out_dir, options,
+                                  progress=lambda name, done, total: progress(done, total))
+    except ValueError as error:  # VesselnetDataError is a ValueError
+        raise _fail_cleanly(error) from None
+    finally:
+        progress.close()
+    click.echo(report.summary())
+    click.echo(f"report in {report.out_dir} ({report.seconds:.1f} s)")
+
+
+@main.command("export")
+@click.option("--model", "model_path", required=True, type=click.Path(exists=True),
+              help="Bundle directory (runs/NAME/best) or .keras file.")
+@click.option("--format", "export_format", type=click.Choice(["saved_model", "tflite", "all"]),
+              default="all", show_default=True)
+@click.option("--out", "out_dir", default="export", show_default=True,
+              type=click.Path(file_okay=False), help="Output folder (TF Serving's model base).")
+@click.option("--name", default="vesselnet", show_default=True,
+              help="Model name: SavedModel folder and .tflite file prefix.")
+@click.option("--version", "model_version", type=int, default=None,
+              help="SavedModel version. Default: one above the highest present.")
+@click.option("--tile-size", type=int, default=None,
+              help="Input tile side. Default: the bundle's training tile.")
+@click.option("--quantize", default="float32,float16,dynamic,int8", show_default=True,
+              help="TFLite variants, comma-separated.")
+@click.option("--calibration-data", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Data-set folder whose training images calibrate int8. Default: synthetic.")
+@click.option("--calibration-dataset", default="drive", show_default=True,
+              help="Reader for --calibration-data (drive, chase_db1, stare, hrf, generic).")
+@click.option("--calibration-tiles", type=int, default=32, show_default=True,
+              help="Representative tiles for int8.")
+def export_command(model_path, export_format, out_dir, name, model_version, tile_size, quantize,
+                   calibration_data, calibration_dataset, calibration_tiles):
+    """Export a model as SavedModel (TF Serving) and/or TFLite files into --out.
+
+    \b
+    Examples:
+      vesselnet export --model runs/drive/best --out export
+      vesselnet export --model runs/drive/best --format tflite --quantize float16,int8 \\
+          --calibration-data ../shared/datasets/DRIVE
+    """
+    from vesselnet.export.job import ExportOptions, export_model
+    from vesselnet.export.tflite import check_quantizations
+
+    formats = ("saved_model", "tflite") if export_format == "all" else (export_format,)
+    try:
+        options = ExportOptions(
+            formats=formats, name=name, version=model_version, tile_size=tile_size,
+            quantizations=check_quantizations(quantize), calibration_data=calibration_data,
+            calibration_dataset=calibration_dataset, calibration_tiles=calibration_tiles)
+        result = export_model(model_path, out_dir, options)
+    except ValueError as error:
+        raise _fail_cleanly(error) from None
+    if result.saved_model is not None:
+        click.echo(f"SavedModel  {result.saved_model}  (signatures serving_default, tile; "
+                   f"TF Serving config {result.saved_model.parent.parent / 'models.config'})")
+    for quantization, path in result.tflite.items():
+        click.echo(f"TFLite      {path}  ({quantization}, {path.stat().st_size / 1e6:.2f} MB)")
