@@ -29,6 +29,8 @@ from vesselnet.losses import weighted_cross_entropy
 from vesselnet.models import build_model
 from vesselnet.training import (
     CheckpointStore,
+    WorkerRole,
+    build_components,
     RunHistory,
     TrainingDivergedError,
     TrainingObjective,
@@ -311,6 +313,21 @@ def test_resumed_run_continues_with_the_same_batches(reference_run, tmp_path):
                           weights(tmp_path / "run" / "final")) <= TOLERANCE
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [entry["step"] for entry in history["validation"]] == [3, 6]
+
+
+def test_init_from_a_bundle_starts_from_its_weights(reference_run, tmp_path):
+    run_dir, _ = reference_run
+    source = str(run_dir / "final")
+    config = tiny_config(f'model.init_from="{source}"', "training.validate_every=3")
+    parts = build_components(config, tmp_path / "warm", tf.distribute.get_strategy(),
+                             WorkerRole())
+    assert max_difference(parts.model.get_weights(), weights(run_dir / "final")) == 0.0
+    cold = build_components(tiny_config(), tmp_path / "cold", tf.distribute.get_strategy(),
+                            WorkerRole())
+    assert max_difference(cold.model.get_weights(), weights(run_dir / "final")) > 1e-3
+    wider = tiny_config(f'model.init_from="{source}"', "model.filters=8")
+    with pytest.raises(ValueError, match="does not match the configured one"):
+        build_components(wider, tmp_path / "wider", tf.distribute.get_strategy(), WorkerRole())
 
 
 def test_resume_and_new_run_refuse_the_wrong_directory_state(reference_run, tmp_path):

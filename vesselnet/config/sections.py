@@ -85,6 +85,9 @@ class ModelConfig:
         arch: ``"unet"``, ``"resunet"``, ``"r2unet"`` or ``"chained"``. Defaults to "unet".
         filters / depth / padding / n_classes: as ``build_model``.
         options: :class:`~vesselnet.models.ModelOptions` fields, e.g. ``{"batch_norm": True}``.
+        init_from: a bundle directory or ``.keras`` file whose weights start the network
+            (fine-tuning, or carrying a run over to a machine without its checkpoints); the
+            architecture must match. Empty: random initialisation. Defaults to "".
     """
 
     arch: str = "unet"
@@ -93,6 +96,7 @@ class ModelConfig:
     padding: str = "valid"
     n_classes: int = 2
     options: dict = dataclasses.field(default_factory=dict)
+    init_from: str = ""
 
     def __post_init__(self):
         if self.arch not in ARCHITECTURES:

@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from vesselnet.bundle import load_bundle
 from vesselnet.config import RunConfig
 from vesselnet.data.pipeline import dataset_from_source, make_patch_source, steps_per_epoch
 from vesselnet.models import build_model
@@ -68,6 +69,8 @@ def build_components(config: RunConfig, run_dir: Path, strategy: tf.distribute.S
                             channels=images.preprocessing.channels, filters=model_config.filters,
                             depth=model_config.depth, n_classes=model_config.n_classes,
                             padding=model_config.padding, **model_config.options)
+        if model_config.init_from:
+            _initialise_from(model, model_config.init_from)
         optimizer = build_optimizer(config.optimizer, steps,
                                     loss_scaling=training.precision == "mixed_float16")
         optimizer.build(model.trainable_variables)
@@ -98,3 +101,16 @@ def distributed_dataset(config: RunConfig, parts: RunComponents, first_step: int
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+
+def _initialise_from(model: keras.Model, path: str) -> None:
+    """Copies the weights of the bundle or ``.keras`` file at ``path`` into ``model``."""
+    source, _ = load_bundle(path)
+    shapes = [tuple(weight.shape) for weight in model.weights]
+    source_shapes = [tuple(weight.shape) for weight in source.weights]
+    if shapes != source_shapes:
+        raise ValueError(
+            f"model.init_from {path}: its network ({source.name}, {len(source_shapes)} weight "
+            f"tensors) does not match the configured one ({model.name}, {len(shapes)})"
+        )
+    model.set_weights(source.get_weights())
