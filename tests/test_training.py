@@ -22,7 +22,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from vesselnet.bundle import CARD_FILE, MODEL_FILE, load_bundle, save_bundle
+from vesselnet.bundle import CARD_FILE, MODEL_FILE, README_FILE, load_bundle, save_bundle
 from vesselnet.cli import main
 from vesselnet.config import LossConfig, ModelConfig, OptimizerConfig, load_config
 from vesselnet.losses import weighted_cross_entropy
@@ -227,7 +227,7 @@ def test_bundle_round_trip_keeps_outputs_and_card_and_replaces_atomically(tmp_pa
     x = np.random.default_rng(0).random((1, 16, 16, 1)).astype(np.float32)
     path = save_bundle(tmp_path / "best", model, {"model": {"arch": "chained"},
                                                   "score": math.nan})
-    assert sorted(p.name for p in path.iterdir()) == [CARD_FILE, MODEL_FILE]
+    assert sorted(p.name for p in path.iterdir()) == [README_FILE, CARD_FILE, MODEL_FILE]
     loaded, card = load_bundle(path)
     np.testing.assert_allclose(loaded(x)["final"], model(x)["final"], atol=1e-6)
     assert card["model"] == {"arch": "chained"} and card["score"] is None

@@ -27,8 +27,11 @@ from vesselnet.preprocessing import CLASSIC_CONFIG
 
 MODEL_FILE = "model.keras"
 CARD_FILE = "card.json"
+README_FILE = "README.md"
 FORMAT = "vesselnet.bundle"
 FORMAT_VERSION = 1
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+"""Bundles shipped inside the package, one directory each."""
 
 
 def _json_ready(value):
@@ -66,7 +69,59 @@ def save_bundle(path: str | Path, model: keras.Model, card: dict) -> Path:
     with atomic_directory(path) as temporary:
         model.save(temporary / MODEL_FILE)
         (temporary / CARD_FILE).write_text(text + "\n", encoding="utf-8")
+        (temporary / README_FILE).write_text(card_markdown(full_card), encoding="utf-8")
     return path
+
+
+_METRIC_ORDER = ("f1", "auc", "accuracy", "sensitivity", "specificity", "precision", "iou",
+                 "mcc", "auc_pr")
+
+
+def _figure(value) -> str:
+    """A score with four decimals; ``n/a`` where the card has none (undefined scores)."""
+    return "n/a" if value is None or value != value else f"{value:.4f}"
+
+
+def card_markdown(card: dict) -> str:
+    """The human-readable model card (``README.md`` of a bundle) for ``card``.
+
+    Every figure in it comes from ``card`` (written by training), none is typed by hand.
+    """
+    model = card.get("model", {})
+    training = card.get("training", {})
+    lines = [f"# vesselnet model: {model.get('arch', 'network')}", ""]
+    lines.append(f"- architecture: `{model.get('arch')}`, {model.get('filters')} filters, depth "
+                 f"{model.get('depth')}, {model.get('padding')} padding, "
+                 f"{model.get('parameters', 0):,} parameters, output "
+                 f"`{model.get('output_activation')}`")
+    geometry = card.get("tile_geometry")
+    if geometry:
+        lines.append(f"- training tile: {geometry['input_size']} -> {geometry['output_size']} "
+                     "pixels")
+    steps = [step.get("name") for step in card.get("preprocessing", {}).get("steps", [])]
+    lines.append(f"- preprocessing: grayscale {card.get('preprocessing', {}).get('grayscale')}, "
+                 f"then {' -> '.join(steps) or 'nothing'}")
+    if training:
+        lines.append(f"- data: {training.get('dataset')}, {len(training.get('train_images', []))}"
+                     f" training images; validation on {len(training.get('validation_images', []))}"
+                     f" held-out images ({', '.join(training.get('validation_images', []))})")
+        lines.append(f"- trained {training.get('steps')} of {training.get('total_steps')} steps "
+                     f"in {training.get('wall_seconds', 0) / 60:.0f} min of wall-clock time")
+    best = training.get("best_validation")
+    if best:
+        lines += ["", f"## Best validation (step {best.get('step')}, inside the FOV, "
+                  "threshold 0.5)", "", "| " + " | ".join(_METRIC_ORDER) + " |",
+                  "|" + "---|" * len(_METRIC_ORDER),
+                  "| " + " | ".join(_figure(best.get(key)) for key in _METRIC_ORDER) + " |"]
+    curve = training.get("validation_curve")
+    if curve:
+        lines += ["", "## Validation curve", "", "| step | minutes | F1 | AUC |", "|---|---|---|---|"]
+        lines += [f"| {point['step']} | {point['seconds'] / 60:.1f} | {_figure(point['f1'])} | "
+                  f"{_figure(point['auc'])} |" for point in curve]
+    lines += ["", f"Written by vesselnet {card.get('vesselnet_version')} on {card.get('created')}."
+              " Validation images are held out of the training split; they are not the test set "
+              "of the data set.", ""]
+    return "\n".join(lines)
 
 
 def default_card(model: keras.Model) -> dict:
@@ -95,6 +150,18 @@ def load_bundle(path: str | Path) -> tuple[keras.Model, dict]:
     if path.is_file() and path.suffix == ".keras":
         model = keras.saving.load_model(path, compile=False)
         return model, default_card(model)
+    card = read_card(path)
+    model = keras.saving.load_model(path / MODEL_FILE, compile=False)
+    return model, card
+
+
+def read_card(path: str | Path) -> dict:
+    """The card of the bundle directory ``path``, without loading the network.
+
+    Raises:
+        ValueError: ``path`` is not a bundle, or its card is of another format or newer.
+    """
+    path = Path(path)
     if not (path / MODEL_FILE).is_file() or not (path / CARD_FILE).is_file():
         raise ValueError(f"{path}: not a model bundle (needs {MODEL_FILE} and {CARD_FILE}) "
                          "nor a .keras file")
@@ -104,5 +171,12 @@ def load_bundle(path: str | Path) -> tuple[keras.Model, dict]:
     if card.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(f"{path}: bundle format version {card['format_version']} is newer "
                          f"than this vesselnet reads ({FORMAT_VERSION})")
-    model = keras.saving.load_model(path / MODEL_FILE, compile=False)
-    return model, card
+    return card
+
+
+def pretrained_bundles() -> dict[str, Path]:
+    """The bundled pretrained models by name (directory names under :data:`PRETRAINED_DIR`)."""
+    if not PRETRAINED_DIR.is_dir():
+        return {}
+    return {path.name: path for path in sorted(PRETRAINED_DIR.iterdir())
+            if (path / CARD_FILE).is_file() and (path / MODEL_FILE).is_file()}

@@ -34,6 +34,23 @@ def _load_tensorflow_quietly() -> None:
         os.close(saved)
 
 
+def _pretrained_summaries() -> dict:
+    """Name -> architecture, parameters, best validation scores and path of each bundle."""
+    from vesselnet.bundle import pretrained_bundles, read_card
+
+    summaries = {}
+    for name, path in pretrained_bundles().items():
+        card = read_card(path)
+        training = card.get("training", {})
+        summaries[name] = {
+            "arch": card.get("model", {}).get("arch"),
+            "parameters": card.get("model", {}).get("parameters", 0),
+            "best_validation": training.get("best_validation"),
+            "path": str(path),
+        }
+    return summaries
+
+
 def _fail_cleanly(error: Exception) -> click.ClickException:
     return click.ClickException(str(error))
 
@@ -75,12 +92,24 @@ def models_command(arch, input_size, channels, filters, depth, n_classes, paddin
     from vesselnet.models import ARCHITECTURES, summarize
 
     if arch is None:
+        pretrained = _pretrained_summaries()
         if as_json:
-            click.echo(json.dumps({"architectures": ARCHITECTURES}, indent=2))
+            click.echo(json.dumps({"architectures": ARCHITECTURES, "pretrained": pretrained},
+                                  indent=2))
         else:
             click.echo("Architectures (vesselnet models ARCH for details):")
             for name, text in ARCHITECTURES.items():
                 click.echo(f"  {name:<9} {text}")
+            click.echo("Pretrained models (--model NAME; drive-chained is the default of predict "
+                       "and evaluate):")
+            for name, facts in pretrained.items():
+                best = facts["best_validation"]
+                scores = (f"validation F1 {best['f1']:.4f}, AUC {best['auc']:.4f}"
+                          if best else "no validation figures")
+                click.echo(f"  {name:<14} {facts['arch']}, {facts['parameters']:,} parameters, "
+                           f"{scores} ({facts['path']})")
+            if not pretrained:
+                click.echo("  (none bundled)")
         return
     options = {}
     if batch_norm:
@@ -223,7 +252,8 @@ def _inference_options(tile_size, batch_size, tta):
     return InferenceOptions(tile_size=tile_size, batch_size=batch_size, tta=tta)
 
 
-_MODEL_HELP = ("Bundle directory (e.g. runs/NAME/best) or .keras file. "
+_MODEL_HELP = ("Bundle directory (e.g. runs/NAME/best), .keras file or the name of a bundled "
+               "model (vesselnet models lists them). "
                "Default: the bundled pretrained model.")
 
 

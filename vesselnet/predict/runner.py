@@ -15,12 +15,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import vesselnet
-from vesselnet.bundle import CARD_FILE, MODEL_FILE, load_bundle
+from vesselnet.bundle import (
+    CARD_FILE,
+    MODEL_FILE,
+    PRETRAINED_DIR,
+    load_bundle,
+    pretrained_bundles,
+)
 from vesselnet.inference import DEFAULT_BATCH_SIZE, TTA_MODES, predict_image
 from vesselnet.preprocessing import PreprocessConfig, preprocess
 
-DEFAULT_MODEL = Path(vesselnet.__file__).resolve().parent / "pretrained" / "drive-chained"
+DEFAULT_MODEL = PRETRAINED_DIR / "drive-chained"
 """The bundled pretrained model (a bundle directory), used when no model is given."""
 
 NOT_YET_SUPPORTED = {".tflite": "TFLite", ".pb": "SavedModel", ".h5": "legacy HDF5"}
@@ -165,6 +170,8 @@ def load_model_source(path: str | Path | None = None,
                              "runs/NAME/best, or a .keras file)")
         path = DEFAULT_MODEL
     path = Path(path)
+    if not path.exists() and str(path) in pretrained_bundles():
+        path = pretrained_bundles()[str(path)]  # a bundled model given by name
     _check_loadable(path)
     try:
         model, card = load_bundle(path)

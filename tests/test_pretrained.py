@@ -1,0 +1,75 @@
+"""Bundled pretrained models: listed by `vesselnet models`, usable by name, and the shipped one."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import vesselnet.bundle as bundle_module
+from vesselnet.bundle import CARD_FILE, MODEL_FILE, pretrained_bundles, read_card, save_bundle
+from vesselnet.cli import main
+from vesselnet.data import synthetic_retina
+from vesselnet.models import build_model
+from vesselnet.predict.runner import DEFAULT_MODEL, InferenceOptions, load_model_source
+from vesselnet.preprocessing import CLASSIC_CONFIG
+
+
+@pytest.fixture
+def pretrained_dir(tmp_path, monkeypatch):
+    """A temporary pretrained folder holding one tiny bundle with validation figures."""
+    keras.utils.set_random_seed(2)
+    folder = tmp_path / "pretrained"
+    save_bundle(folder / "tiny-unet", build_model("unet", filters=2, depth=2),
+                {"model": {"arch": "unet", "filters": 2, "depth": 2, "parameters": 1234},
+                 "preprocessing": CLASSIC_CONFIG.to_dict(),
+                 "training": {"best_validation": {"f1": 0.5, "auc": 0.75}}})
+    (folder / "not-a-bundle").mkdir()
+    monkeypatch.setattr(bundle_module, "PRETRAINED_DIR", folder)
+    return folder
+
+
+def test_models_lists_pretrained_bundles_with_their_validation_figures(pretrained_dir):
+    assert list(pretrained_bundles()) == ["tiny-unet"]
+    listing = CliRunner().invoke(main, ["models"])
+    assert listing.exit_code == 0, listing.output
+    assert "tiny-unet" in listing.output and "F1 0.5000, AUC 0.7500" in listing.output
+    report = json.loads(CliRunner().invoke(main, ["models", "--json"]).output)
+    assert report["pretrained"]["tiny-unet"]["parameters"] == 1234
+    assert report["pretrained"]["tiny-unet"]["best_validation"]["f1"] == 0.5
+
+
+def test_a_bundled_model_is_found_by_name(pretrained_dir):
+    runner = load_model_source("tiny-unet", InferenceOptions())
+    assert runner.model.name == "unet"
+    with pytest.raises(ValueError, match="no-such-model"):
+        load_model_source("no-such-model", InferenceOptions())
+
+
+def test_read_card_refuses_other_folders(tmp_path):
+    with pytest.raises(ValueError, match="not a model bundle"):
+        read_card(tmp_path)
+
+
+@pytest.mark.skipif(not DEFAULT_MODEL.is_dir(), reason="no pretrained model bundled")
+def test_the_shipped_default_model_is_small_documented_and_predicts():
+    card = read_card(DEFAULT_MODEL)
+    size = sum(path.stat().st_size for path in DEFAULT_MODEL.iterdir())
+    assert size <= 10 * 2**20 and (DEFAULT_MODEL / MODEL_FILE).is_file()
+    assert (DEFAULT_MODEL / CARD_FILE).is_file() and (DEFAULT_MODEL / "README.md").is_file()
+    best = card["training"]["best_validation"]
+    assert 0.5 < best["f1"] <= 1 and 0.5 < best["auc"] <= 1
+    assert card["training"]["validation_curve"] and card["preprocessing"]["steps"]
+    record = synthetic_retina(3, size=(200, 180))
+    probability = load_model_source(None, InferenceOptions()).probability(record.image,
+                                                                       record.fov)
+    assert probability.shape == (200, 180)
+    assert np.isfinite(probability).all() and 0 <= probability.min() <= probability.max() <= 1
+
+
+def test_every_bundle_carries_a_model_card_built_from_its_figures(pretrained_dir):
+    text = (pretrained_dir / "tiny-unet" / "README.md").read_text()
+    assert text.startswith("# vesselnet model: unet")
+    assert "1,234 parameters" in text
+    assert "| 0.5000 | 0.7500 | n/a |" in text  # f1, auc, then a figure the card lacks

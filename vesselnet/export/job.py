@@ -1,0 +1,103 @@
+"""``export_model``: what ``vesselnet export`` does, as one typed library call.
+
+Example:
+    >>> options = ExportOptions(formats=("saved_model",), name="vesselnet", tile_size=372)
+    >>> export_model("runs/drive/best", "export", options)
+    ExportResult(saved_model=PosixPath('export/vesselnet/1'), tflite={})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from vesselnet.bundle import load_bundle
+from vesselnet.export.calibration import DEFAULT_CALIBRATION_TILES
+from vesselnet.export.saved_model import export_saved_model
+from vesselnet.export.tflite import QUANTIZATIONS, export_tflite
+
+EXPORT_FORMATS = ("saved_model", "tflite")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOptions:
+    """What to export and how.
+
+    Args:
+        formats: any of ``EXPORT_FORMATS``. Defaults to both.
+        name: model name (SavedModel folder, ``.tflite`` prefix). Defaults to "vesselnet".
+        version: SavedModel version. Defaults to None (the next free one).
+        tile_size: input tile side. Defaults to None (the card's tile, else near 572).
+        quantizations: TFLite variants, from ``QUANTIZATIONS``. Defaults to all four.
+        calibration_data: data-set folder whose training images calibrate int8. Defaults to
+            None (synthetic retinas).
+        calibration_dataset: reader name for ``calibration_data`` (see
+            ``vesselnet.data.READERS``). Defaults to "drive".
+        calibration_tiles: representative tiles for int8. Defaults to 32.
+
+    Example:
+        >>> ExportOptions(formats=("tflite",), quantizations=("float16", "int8"))
+    """
+
+    formats: tuple[str, ...] = EXPORT_FORMATS
+    name: str = "vesselnet"
+    version: int | None = None
+    tile_size: int | None = None
+    quantizations: tuple[str, ...] = QUANTIZATIONS
+    calibration_data: str | Path | None = None
+    calibration_dataset: str = "drive"
+    calibration_tiles: int = DEFAULT_CALIBRATION_TILES
+
+    def __post_init__(self):
+        formats = tuple(dict.fromkeys(self.formats))
+        if not formats or any(fmt not in EXPORT_FORMATS for fmt in formats):
+            raise ValueError(f"formats must be among {EXPORT_FORMATS}, got {self.formats!r}")
+        object.__setattr__(self, "formats", formats)
+        for key in ("tile_size", "version"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ValueError(f"{key} must be None or an integer >= 1, got {value!r}")
+        if isinstance(self.calibration_tiles, bool) or not isinstance(
+                self.calibration_tiles, int) or self.calibration_tiles < 1:
+            raise ValueError(f"calibration_tiles must be an integer >= 1, got "
+                             f"{self.calibration_tiles!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    """Where an export landed: the SavedModel version directory and the ``.tflite`` files."""
+
+    saved_model: Path | None
+    tflite: dict[str, Path]
+
+
+def _calibration_records(options: ExportOptions):
+    if options.calibration_data is None:
+        return None
+    from vesselnet.data import read_dataset
+
+    key = options.calibration_dataset.lower().replace("-", "_")
+    split = "training" if key in ("drive", "chase_db1") else "all"
+    return read_dataset(options.calibration_dataset, options.calibration_data, split)
+
+
+def export_model(model_path: str | Path, out_dir: str | Path,
+                 options: ExportOptions = ExportOptions()) -> ExportResult:
+    """Loads a bundle (or ``.keras`` file) and writes the requested exports into ``out_dir``.
+
+    Raises:
+        ValueError: a bad model path or option (the message names it).
+    """
+    model, card = load_bundle(model_path)
+    saved_model = None
+    if "saved_model" in options.formats:
+        saved_model = export_saved_model(model, card, out_dir, name=options.name,
+                                         version=options.version, tile_size=options.tile_size)
+    tflite = {}
+    if "tflite" in options.formats:
+        tflite = export_tflite(model, card, out_dir, name=options.name,
+                               tile_size=options.tile_size, quantizations=options.quantizations,
+                               calibration_records=_calibration_records(options),
+                               calibration_count=options.calibration_tiles)
+    return ExportResult(saved_model, tflite)
