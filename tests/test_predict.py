@@ -237,8 +237,8 @@ def test_model_errors_name_the_file(photographs, tmp_path, monkeypatch):
     (tmp_path / "broken.keras").write_bytes(b"not a zip")
     monkeypatch.setattr(runner_module, "DEFAULT_MODEL", tmp_path / "pretrained" / "none")
     cases = [
-        (["--model", str(tmp_path / "net.tflite")], "net.tflite: TFLite models are not supported"),
-        (["--model", str(tmp_path / "exported")], "exported: SavedModel models are not supported"),
+        (["--model", str(tmp_path / "net.tflite")], "net.tflite: cannot load the model"),
+        (["--model", str(tmp_path / "exported")], "exported: cannot load the model"),
         (["--model", str(tmp_path / "weights.bin")], "weights.bin: unknown model format '.bin'"),
         (["--model", str(tmp_path / "broken.keras")], "broken.keras: cannot load the model"),
         (["--model", str(tmp_path / "nowhere")], "nowhere: model not found"),
@@ -261,3 +261,19 @@ def test_predict_cli_rejects_bad_options(photographs):
     result = CliRunner().invoke(main, ["predict", str(photographs), "--model", str(photographs),
                                        "--batch-size", "0"])
     assert result.exit_code == 1 and "batch_size must be an integer >= 1" in result.stderr
+
+
+def test_predict_runs_an_exported_tflite_model_like_its_bundle(bundle, photographs, tmp_path):
+    from vesselnet.export.tflite import export_tflite
+
+    model, card = reference_model(bundle)
+    paths = export_tflite(model, card, tmp_path / "edge", name="tiny", tile_size=76,
+                          quantizations=["float32"])
+    result = CliRunner().invoke(main, ["predict", str(photographs / "synthetic_000.png"),
+                                       "--model", str(paths["float32"]), "--format", "npy",
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    keras_map, _, _ = expected_probability(bundle, photographs / "synthetic_000.png")
+    tflite_map = np.load(tmp_path / "out" / "synthetic_000_probability.npy")
+    assert tflite_map.shape == keras_map.shape
+    np.testing.assert_allclose(tflite_map, keras_map, atol=1e-4)

@@ -14,22 +14,23 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from vesselnet.bundle import (
     CARD_FILE,
     MODEL_FILE,
     PRETRAINED_DIR,
-    load_bundle,
     pretrained_bundles,
 )
-from vesselnet.inference import DEFAULT_BATCH_SIZE, TTA_MODES, predict_image
+from vesselnet.export.loading import LoadedModel, load_any_model
+from vesselnet.inference import DEFAULT_BATCH_SIZE, TTA_MODES
 from vesselnet.preprocessing import PreprocessConfig, preprocess
 
 DEFAULT_MODEL = PRETRAINED_DIR / "drive-chained"
 """The bundled pretrained model (a bundle directory), used when no model is given."""
 
-NOT_YET_SUPPORTED = {".tflite": "TFLite", ".pb": "SavedModel", ".h5": "legacy HDF5"}
-"""Model file suffixes recognised but not loadable yet, with the format's name."""
+NOT_YET_SUPPORTED = {".h5": "legacy HDF5"}
+"""Model file suffixes recognised but not loadable, with the format's name."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,21 +63,19 @@ class InferenceOptions:
 
 
 def _check_loadable(path: Path) -> None:
-    """Raises ValueError naming ``path`` unless it looks like a bundle or a ``.keras`` file."""
+    """Raises ValueError naming ``path`` unless it looks like a model vesselnet loads."""
     if not path.exists():
         raise ValueError(f"{path}: model not found (expected a bundle directory with "
-                         f"{MODEL_FILE} and {CARD_FILE}, or a .keras file)")
+                         f"{MODEL_FILE} and {CARD_FILE}, a .keras or .tflite file, or a "
+                         "SavedModel directory)")
     suffix = path.suffix.lower()
-    if path.is_dir() and (path / "saved_model.pb").is_file():
-        suffix = ".pb"
     if suffix in NOT_YET_SUPPORTED:
-        raise ValueError(f"{path}: {NOT_YET_SUPPORTED[suffix]} models are not supported yet "
-                         "(they come with model export); pass a bundle directory or a .keras "
-                         "file")
-    if path.is_file() and suffix != ".keras":
+        raise ValueError(f"{path}: {NOT_YET_SUPPORTED[suffix]} models are not supported; "
+                         "pass a bundle directory, a .keras or .tflite file or a SavedModel")
+    if path.is_file() and suffix not in (".keras", ".tflite"):
         raise ValueError(f"{path}: unknown model format {path.suffix or '(no suffix)'!r}; "
-                         "expected a bundle directory or a .keras file")
-    keras_file = path if path.is_file() else path / MODEL_FILE
+                         "expected a bundle directory, a .keras or .tflite file or a SavedModel")
+    keras_file = path if path.suffix.lower() == ".keras" else path / MODEL_FILE
     if keras_file.is_file() and not zipfile.is_zipfile(keras_file):
         raise ValueError(f"{keras_file}: cannot load the model: not a .keras file (a .keras "
                          "file is a zip archive); the file is damaged or of another format")
@@ -101,6 +100,13 @@ class ModelRunner:
     card: dict
     source: Path
     options: InferenceOptions = dataclasses.field(default_factory=InferenceOptions)
+    loaded: LoadedModel | None = None
+    """The exported-or-Keras model behind ``model``; None builds one from ``model`` and ``card``."""
+
+    def __post_init__(self):
+        if self.loaded is None:
+            object.__setattr__(self, "loaded", LoadedModel(self.model, self.card, self.source,
+                                                           "keras"))
 
     @property
     def preprocessing(self) -> PreprocessConfig:
@@ -110,13 +116,14 @@ class ModelRunner:
     @property
     def is_chained(self) -> bool:
         """True for a two-stage model whose output is ``{"stage1", "final"}``."""
-        return isinstance(self.model.output, dict) and "stage1" in self.model.output
+        output = getattr(self.model, "output", None)  # exported tile models have one output
+        return isinstance(output, dict) and "stage1" in output
 
     @property
     def description(self) -> str:
         """Short text naming the architecture, e.g. ``"chained (filters 16, depth 4)"``."""
         model = self.card.get("model") or {}
-        arch = model.get("arch") or self.model.name
+        arch = model.get("arch") or getattr(self.model, "name", self.source.name)
         details = ", ".join(f"{key} {model[key]}" for key in ("filters", "depth") if key in model)
         return f"{arch} ({details})" if details else str(arch)
 
@@ -141,27 +148,27 @@ class ModelRunner:
             raise ValueError(f"FOV mask is {fov.shape[1]}x{fov.shape[0]} (width x height) but "
                              f"the photograph is {image.shape[1]}x{image.shape[0]}")
         inputs = self.network_input(image, fov) if network_input is None else network_input
-        probability = predict_image(self.model, inputs, tile_size=self.options.tile_size,
-                                    batch_size=self.options.batch_size, tta=self.options.tta,
-                                    output=output)
+        probability = self.loaded.predict(inputs, tile_size=self.options.tile_size,
+                                          batch_size=self.options.batch_size,
+                                          tta=self.options.tta, output=output)
         return np.where(fov, np.clip(probability, 0.0, 1.0), 0.0).astype(np.float32)
 
 
 def load_model_source(path: str | Path | None = None,
                       options: InferenceOptions = InferenceOptions()) -> ModelRunner:
-    """Loads a bundle directory or ``.keras`` file (default: :data:`DEFAULT_MODEL`).
+    """Loads a bundle, ``.keras``, ``.tflite`` or SavedModel (default: :data:`DEFAULT_MODEL`).
 
     Args:
-        path: bundle directory or ``.keras`` file. Defaults to None, the bundled pretrained
-            model.
+        path: bundle directory, ``.keras`` or ``.tflite`` file, SavedModel directory, or the
+            name of a bundled model. Defaults to None, the bundled pretrained model.
         options: tiling, batching and TTA. Defaults to ``InferenceOptions()``.
 
     Returns:
         A :class:`ModelRunner`.
 
     Raises:
-        ValueError: no model there, a format not supported yet (TFLite, SavedModel), or a file
-            that does not load; the message names the file.
+        ValueError: no model there, a format not supported, or a file that does not load;
+            the message names the file.
     """
     if path is None:
         if not DEFAULT_MODEL.exists():
@@ -174,10 +181,11 @@ def load_model_source(path: str | Path | None = None,
         path = pretrained_bundles()[str(path)]  # a bundled model given by name
     _check_loadable(path)
     try:
-        model, card = load_bundle(path)
-        runner = ModelRunner(model, card, path, options)
+        loaded = load_any_model(path)
+        runner = ModelRunner(loaded.model, loaded.card, path, options, loaded)
         runner.preprocessing  # noqa: B018  (checks the card's preprocessing section)
-    except (KeyError, TypeError, OSError, zipfile.BadZipFile) as error:
+    except (KeyError, TypeError, OSError, RuntimeError, zipfile.BadZipFile,
+            tf.errors.OpError) as error:
         raise ValueError(f"{path}: cannot load the model ({type(error).__name__}: "
                          f"{error})") from None
     except ValueError as error:  # load_bundle's own messages start with the path
