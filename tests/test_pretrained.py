@@ -73,3 +73,13 @@ def test_every_bundle_carries_a_model_card_built_from_its_figures(pretrained_dir
     assert text.startswith("# vesselnet model: unet")
     assert "1,234 parameters" in text
     assert "| 0.5000 | 0.7500 | n/a |" in text  # f1, auc, then a figure the card lacks
+
+
+def test_predict_without_input_segments_the_bundled_sample(pretrained_dir, tmp_path):
+    result = CliRunner().invoke(main, ["predict", "--model", "tiny-unet", "--out",
+                                       str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "bundled sample" in result.stderr
+    written = sorted(path.name for path in (tmp_path / "out").glob("synthetic_retina_*.png"))
+    assert written == ["synthetic_retina_mask.png", "synthetic_retina_overlay.png",
+                       "synthetic_retina_probability.png"]

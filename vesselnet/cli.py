@@ -258,7 +258,7 @@ _MODEL_HELP = ("Bundle directory (e.g. runs/NAME/best), .keras file or the name 
 
 
 @main.command("predict")
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1)
 @click.option("--model", "model_path", default=None, help=_MODEL_HELP)
 @click.option("--out", "out_dir", default="predictions", show_default=True,
               type=click.Path(file_okay=False), help="Output folder.")
@@ -279,16 +279,20 @@ def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta
     """Segment the vessels of photographs: probability map, binary mask and overlay of each.
 
     INPUTS are image files (PNG, JPEG, TIFF, BMP, GIF, PPM), folders or quoted glob
-    patterns. A file that cannot be processed is reported and skipped; the exit code is
-    non-zero when any failed.
+    patterns; without INPUTS, the bundled sample photograph (a synthetic retina). A file that
+    cannot be processed is reported and skipped; the exit code is non-zero when any failed.
 
     \b
     Examples:
+      vesselnet predict                       # the bundled model on the bundled sample
       vesselnet predict photo.jpg --model runs/drive/best
       vesselnet predict photos/ 'more/**/*.png' --out seg --format png16 --threshold otsu
     """
-    from vesselnet.predict import PredictionOptions, predict_files
+    from vesselnet.predict import SAMPLE_IMAGE, PredictionOptions, predict_files
 
+    if not inputs:
+        click.echo(f"no INPUT given: segmenting the bundled sample {SAMPLE_IMAGE}", err=True)
+        inputs = (str(SAMPLE_IMAGE),)
     progress = _Progress("predicting")
     try:
         options = PredictionOptions(map_format=map_format, threshold=threshold, fov=fov,

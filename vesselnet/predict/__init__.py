@@ -25,6 +25,7 @@ from vesselnet.predict.job import (
 )
 from vesselnet.predict.runner import (
     DEFAULT_MODEL,
+    SAMPLE_IMAGE,
     InferenceOptions,
     ModelRunner,
     load_model_source,
@@ -52,6 +53,7 @@ __all__ = [
     "ModelRunner",
     "PredictionOptions",
     "PredictionReport",
+    "SAMPLE_IMAGE",
     "atomic_write_bytes",
     "atomic_write_text",
     "collect_inputs",

@@ -29,6 +29,9 @@ from vesselnet.preprocessing import PreprocessConfig, preprocess
 DEFAULT_MODEL = PRETRAINED_DIR / "drive-chained"
 """The bundled pretrained model (a bundle directory), used when no model is given."""
 
+SAMPLE_IMAGE = Path(__file__).resolve().parents[1] / "samples" / "synthetic_retina.png"
+"""The bundled sample photograph (``vesselnet.data.synthetic_retina(2026)``)."""
+
 NOT_YET_SUPPORTED = {".h5": "legacy HDF5"}
 """Model file suffixes recognised but not loadable, with the format's name."""
 

@@ -11,45 +11,17 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from vesselnet.atomic import atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
+
 MAP_FORMATS = {"png8": ".png", "png16": ".png", "npy": ".npy"}
 """Probability-map formats and their file suffixes."""
 OVERLAY_COLOUR = (0, 255, 0)
 OVERLAY_OPACITY = 0.6
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Writes ``data`` to ``path`` through a temporary file in the same folder.
-
-    Readers see the old file or the complete new one, never a partial file; the temporary
-    file is removed when writing fails.
-
-    Example:
-        >>> atomic_write_bytes("out/a_mask.png", encode_png(mask_image))
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """:func:`atomic_write_bytes` for UTF-8 text."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def json_text(data) -> str:
