@@ -1,18 +1,5 @@
-"""Training configuration: frozen dataclasses grouped by concern, read from and written to TOML.
-
-A run is described by one :class:`RunConfig` with the sections ``data``, ``model``,
-``patches`` (:class:`~vesselnet.data.pipeline.PatchConfig`), ``augment``
-(:class:`~vesselnet.data.augment.AugmentConfig`), ``loss``, ``optimizer`` and ``training``.
-:func:`load_config` reads a TOML file or a named preset (``vesselnet/configs/NAME.toml``) and
-applies ``section.key=value`` overrides whose values are TOML literals. :func:`to_toml` writes
-the resolved configuration back (``tomllib`` only reads TOML). ``patches.batch_size``,
-``patches.seed`` and ``patches.output_size`` are derived from ``training`` and the model.
-
-Example:
-    >>> config = load_config("synthetic", overrides=["training.steps=20", "model.filters=8"])
-    >>> load_config_text(to_toml(config)) == config
-    True
-"""
+"""Reading a run configuration from TOML (presets, files, ``section.key=value`` overrides) and
+writing the resolved configuration back (``tomllib`` only reads TOML)."""
 
 from __future__ import annotations
 
