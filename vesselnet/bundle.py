@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 
 import keras
+import numpy as np
 
 import vesselnet.layers  # noqa: F401  (registers the custom layers for loading)
 from vesselnet import __version__
@@ -34,14 +35,19 @@ PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 """Bundles shipped inside the package, one directory each."""
 
 
-def _json_ready(value):
-    """Replaces NaN / infinity (not JSON) with None, recursively."""
+def json_ready(value):
+    """``value`` with NaN / infinity as None, NumPy scalars as Python numbers and paths as
+    strings, recursively: what ``json.dumps(..., allow_nan=False)`` accepts."""
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(key): _json_ready(item) for key, item in value.items()}
+        return {str(key): json_ready(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_ready(item) for item in value]
+        return [json_ready(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
     return value
 
 
@@ -65,7 +71,7 @@ def save_bundle(path: str | Path, model: keras.Model, card: dict) -> Path:
                  "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
                      timespec="seconds"),
                  **card}
-    text = json.dumps(_json_ready(full_card), indent=2, allow_nan=False)
+    text = json.dumps(json_ready(full_card), indent=2, allow_nan=False)
     with atomic_directory(path) as temporary:
         model.save(temporary / MODEL_FILE)
         (temporary / CARD_FILE).write_text(text + "\n", encoding="utf-8")

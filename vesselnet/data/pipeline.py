@@ -25,7 +25,11 @@ import tensorflow as tf
 
 from vesselnet.data.augment import AugmentConfig, augment_tile
 from vesselnet.data.patches import (
-    PatchSource, build_patch_source, crop_centre, extract_patch, sample_patch_centre,
+    PatchSource,
+    build_patch_source,
+    crop_centre,
+    extract_patch,
+    sample_patch_centre,
 )
 from vesselnet.data.records import ImageRecord
 from vesselnet.data.weights import record_weight_map

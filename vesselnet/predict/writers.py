@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from vesselnet.atomic import atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
+from vesselnet.bundle import json_ready
 
 MAP_FORMATS = {"png8": ".png", "png16": ".png", "npy": ".npy"}
 """Probability-map formats and their file suffixes."""
@@ -26,21 +26,7 @@ OVERLAY_OPACITY = 0.6
 
 def json_text(data) -> str:
     """Indented JSON of ``data`` with NaN and infinities written as ``null``."""
-
-    def ready(value):
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {str(key): ready(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [ready(item) for item in value]
-        if isinstance(value, (np.floating, np.integer, np.bool_)):
-            return ready(value.item())
-        if isinstance(value, Path):
-            return str(value)
-        return value
-
-    return json.dumps(ready(data), indent=2, allow_nan=False) + "\n"
+    return json.dumps(json_ready(data), indent=2, allow_nan=False) + "\n"
 
 
 def encode_png(array: np.ndarray) -> bytes:

@@ -8,6 +8,13 @@
 """
 
 from vesselnet.preprocessing.clahe import clahe, clahe_batch, clahe_reference
+from vesselnet.preprocessing.config import (
+    CLASSIC_CONFIG,
+    CLASSIC_STEPS,
+    STEP_PARAMETERS,
+    PreprocessConfig,
+    Step,
+)
 from vesselnet.preprocessing.layers import Preprocess
 from vesselnet.preprocessing.ops import (
     DEFAULT_GRAYSCALE,
@@ -19,13 +26,6 @@ from vesselnet.preprocessing.ops import (
     minmax_normalize,
     to_uint8,
     zscore_normalize,
-)
-from vesselnet.preprocessing.config import (
-    CLASSIC_CONFIG,
-    CLASSIC_STEPS,
-    STEP_PARAMETERS,
-    PreprocessConfig,
-    Step,
 )
 from vesselnet.preprocessing.pipeline import fit_statistics, preprocess, preprocess_batch
 

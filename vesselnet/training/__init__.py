@@ -8,9 +8,9 @@ validation with the best and final models kept as bundles (see :mod:`vesselnet.b
 """
 
 from vesselnet.training.checkpoint import CheckpointStore, TrainingState
+from vesselnet.training.components import RunComponents, build_components, total_steps
 from vesselnet.training.distribute import WorkerRole, make_strategy, worker_role
 from vesselnet.training.history import RunHistory
-from vesselnet.training.components import RunComponents, build_components, total_steps
 from vesselnet.training.loop import FitResult, TrainingDivergedError, fit
 from vesselnet.training.objective import TrainingObjective
 from vesselnet.training.optimizers import WarmupSchedule, build_optimizer, build_schedule

@@ -15,7 +15,10 @@ from vesselnet.training.card import make_card
 from vesselnet.training.checkpoint import TrainingState, variables_finite
 from vesselnet.training.components import build_components, distributed_dataset
 from vesselnet.training.distribute import (
-    make_strategy, op_determinism, precision_policy, worker_role,
+    make_strategy,
+    op_determinism,
+    precision_policy,
+    worker_role,
 )
 from vesselnet.training.history import RunHistory
 from vesselnet.training.reporting import Progress, TensorBoardLog

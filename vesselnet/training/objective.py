@@ -7,7 +7,10 @@ import tensorflow as tf
 
 from vesselnet.config import LossConfig, ModelConfig
 from vesselnet.losses import (
-    StochasticWeightedCrossEntropy, draw_vessel_weight, get_loss, weighted_cross_entropy,
+    StochasticWeightedCrossEntropy,
+    draw_vessel_weight,
+    get_loss,
+    weighted_cross_entropy,
 )
 from vesselnet.training.distribute import replica_share
 
