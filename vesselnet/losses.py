@@ -16,7 +16,10 @@ import numbers
 
 import keras
 
-ACTIVATIONS = ("log_softmax", "softmax", "sigmoid")
+from vesselnet import activations
+from vesselnet.activations import OUTPUT_ACTIVATIONS
+
+ACTIVATIONS = OUTPUT_ACTIVATIONS
 _EPSILON = 1e-7
 
 
@@ -87,10 +90,7 @@ def class_log_probabilities(y_pred, activation="log_softmax"):
 
 def vessel_probability(y_pred, activation="log_softmax"):
     """Returns the vessel-class probability ``[B, h, w]`` from a model output."""
-    y_pred = _checked_output(y_pred, activation)
-    if activation == "log_softmax":
-        return keras.ops.exp(y_pred[..., 1])
-    return y_pred[..., 1] if activation == "softmax" else y_pred[..., 0]
+    return activations.vessel_probability(_checked_output(y_pred, activation), activation)
 
 
 def weighted_cross_entropy(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-ACTIVATIONS = ("log_softmax", "softmax", "sigmoid")
-VESSEL_CHANNEL = {"log_softmax": 1, "softmax": 1, "sigmoid": 0}
+from vesselnet import activations
+from vesselnet.activations import OUTPUT_ACTIVATIONS
+
+ACTIVATIONS = OUTPUT_ACTIVATIONS
 # Layers that move or crop a map without changing its values, walked through to the activation.
 _PASS_THROUGH = (keras.layers.Cropping2D, keras.layers.ZeroPadding2D, keras.layers.Identity)
 
@@ -113,5 +115,4 @@ def vessel_probability(output, activation: str) -> tf.Tensor:
     if channels is not None and (channels == 1) != (activation == "sigmoid"):
         raise ValueError(f"a {activation} output needs {'1' if activation == 'sigmoid' else '>= 2'}"
                          f" channels, got {channels}")
-    probability = output[..., VESSEL_CHANNEL[activation]]
-    return tf.exp(probability) if activation == "log_softmax" else probability
+    return activations.vessel_probability(output, activation)

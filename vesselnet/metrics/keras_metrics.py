@@ -10,20 +10,14 @@ import numbers
 
 import keras
 
-ACTIVATIONS = ("log_softmax", "softmax", "sigmoid")
+from vesselnet.activations import OUTPUT_ACTIVATIONS, vessel_probability
+
+ACTIVATIONS = OUTPUT_ACTIVATIONS
 
 
 def _check_activation(activation):
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-
-
-def _vessel_probability(y_pred, activation):
-    # Same conversion as vesselnet.losses.vessel_probability; metrics does not import losses.
-    y_pred = keras.ops.cast(y_pred, "float32")
-    if activation == "log_softmax":
-        return keras.ops.exp(y_pred[..., 1])
-    return y_pred[..., 1] if activation == "softmax" else y_pred[..., 0]
 
 
 def _labels_and_mask(y_true):
@@ -72,7 +66,7 @@ class MaskedF1Score(keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         _no_sample_weight(sample_weight, self.name)
         labels, mask = _labels_and_mask(y_true)
-        predicted = _vessel_probability(y_pred, self.activation) > self.threshold
+        predicted = vessel_probability(y_pred, self.activation) > self.threshold
 
         def count(condition):
             return keras.ops.sum(keras.ops.cast(condition & mask, self.dtype))
@@ -122,7 +116,7 @@ class MaskedAUC(keras.metrics.AUC):
         labels, mask = _labels_and_mask(y_true)
         super().update_state(
             keras.ops.cast(labels, "float32"),
-            _vessel_probability(y_pred, self.activation),
+            vessel_probability(y_pred, self.activation),
             sample_weight=keras.ops.cast(mask, "float32"),
         )
 

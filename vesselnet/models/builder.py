@@ -6,9 +6,10 @@ import dataclasses
 
 import keras
 
+from vesselnet.activations import OUTPUT_ACTIVATIONS
 from vesselnet.models import sizes
 from vesselnet.models.blocks import BlockOptions, block_shrink
-from vesselnet.models.unet import OUTPUT_ACTIVATIONS, segmentation_head, unet_body
+from vesselnet.models.unet import segmentation_head, unet_body
 
 ARCHITECTURES = {
     "unet": "U-Net, Ronneberger et al. 2015: two 3x3 convolutions + ReLU per level",

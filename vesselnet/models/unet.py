@@ -7,7 +7,6 @@ import keras
 from vesselnet.models.blocks import BlockOptions, apply_block, block_shrink
 from vesselnet.models.sizes import crop_margin
 
-OUTPUT_ACTIVATIONS = ("log_softmax", "softmax", "sigmoid")
 
 
 def unet_body(inputs, *, block, filters, depth, options: BlockOptions, bottleneck_dropout=0.0,
