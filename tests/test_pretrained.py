@@ -8,7 +8,14 @@ import pytest
 from click.testing import CliRunner
 
 import vesselnet.bundle as bundle_module
-from vesselnet.bundle import CARD_FILE, MODEL_FILE, pretrained_bundles, read_card, save_bundle
+from vesselnet.bundle import (
+    CARD_FILE,
+    MODEL_FILE,
+    pretrained_bundles,
+    read_card,
+    resolve_bundle,
+    save_bundle,
+)
 from vesselnet.cli import main
 from vesselnet.data import synthetic_retina
 from vesselnet.models import build_model
@@ -45,6 +52,18 @@ def test_a_bundled_model_is_found_by_name(pretrained_dir):
     assert runner.model.name == "unet"
     with pytest.raises(ValueError, match="no-such-model"):
         load_model_source("no-such-model", InferenceOptions())
+
+
+def test_resolve_bundle_maps_none_and_names_to_bundled_folders(pretrained_dir, tmp_path):
+    assert resolve_bundle("tiny-unet") == pretrained_dir / "tiny-unet"
+    assert resolve_bundle(tmp_path / "mine") == tmp_path / "mine"  # a path stays a path
+    assert resolve_bundle(None) == bundle_module.DEFAULT_MODEL
+
+
+def test_resolve_bundle_without_a_bundled_model_says_what_to_pass(monkeypatch, tmp_path):
+    monkeypatch.setattr(bundle_module, "DEFAULT_MODEL", tmp_path / "absent")
+    with pytest.raises(ValueError, match="pass a model with --model"):
+        resolve_bundle(None)
 
 
 def test_read_card_refuses_other_folders(tmp_path):

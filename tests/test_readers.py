@@ -289,6 +289,11 @@ def _case_wrong_drive_layout(root):
     return lambda: read_drive(root), str(root), "not a DRIVE folder"
 
 
+def _case_drive_split_absent(root):
+    write_synthetic_dataset(root, "drive", 1, seed=0, size=SIZE)  # training/ only
+    return lambda: read_drive(root, "test"), "use --split training", "not a DRIVE folder"
+
+
 def _case_empty_images(root):
     (_drive(root) / "images").mkdir(exist_ok=True)
     for path in (root / "training/images").iterdir():
@@ -334,6 +339,7 @@ BAD_INPUTS = [
     _case_duplicate_stem,
     _case_missing_folder,
     _case_wrong_drive_layout,
+    _case_drive_split_absent,
     _case_empty_images,
     _case_hrf_missing_folder,
     _case_chase_split_count,

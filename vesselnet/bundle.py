@@ -34,6 +34,9 @@ FORMAT_VERSION = 1
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 """Bundles shipped inside the package, one directory each."""
 
+DEFAULT_MODEL = PRETRAINED_DIR / "drive-chained"
+"""The bundled pretrained model (a bundle directory), used when no model is given."""
+
 
 def json_ready(value):
     """``value`` with NaN / infinity as None, NumPy scalars as Python numbers and paths as
@@ -186,3 +189,22 @@ def pretrained_bundles() -> dict[str, Path]:
         return {}
     return {path.name: path for path in sorted(PRETRAINED_DIR.iterdir())
             if (path / CARD_FILE).is_file() and (path / MODEL_FILE).is_file()}
+
+
+def resolve_bundle(path: str | Path | None) -> Path:
+    """The bundle a user means: None is :data:`DEFAULT_MODEL`, a bundled model's name is its
+    directory, anything else is taken as a path.
+
+    Raises:
+        ValueError: None given and no pretrained model is bundled.
+    """
+    if path is None:
+        if not DEFAULT_MODEL.exists():
+            raise ValueError(f"no pretrained model is bundled yet ({DEFAULT_MODEL} is missing); "
+                             "pass a model with --model (a bundle directory such as "
+                             "runs/NAME/best, or a .keras file)")
+        return DEFAULT_MODEL
+    path = Path(path)
+    if not path.exists() and str(path) in pretrained_bundles():
+        return pretrained_bundles()[str(path)]
+    return path

@@ -252,8 +252,8 @@ def _inference_options(tile_size, batch_size, tta):
     return InferenceOptions(tile_size=tile_size, batch_size=batch_size, tta=tta)
 
 
-_MODEL_HELP = ("Bundle directory (e.g. runs/NAME/best), .keras file or the name of a bundled "
-               "model (vesselnet models lists them). "
+_MODEL_HELP = ("Bundle directory (e.g. runs/NAME/best), .keras or .tflite file, SavedModel "
+               "directory, or the name of a bundled model (vesselnet models lists them). "
                "Default: the bundled pretrained model.")
 
 
@@ -364,8 +364,9 @@ def evaluate_command(model_path, dataset, data_dir, split, out_dir, threshold, t
 
 
 @main.command("export")
-@click.option("--model", "model_path", required=True, type=click.Path(exists=True),
-              help="Bundle directory (runs/NAME/best) or .keras file.")
+@click.option("--model", "model_path", default=None,
+              help="Bundle directory (runs/NAME/best), .keras file or the name of a bundled "
+                   "model. Default: the bundled pretrained model.")
 @click.option("--format", "export_format", type=click.Choice(["saved_model", "tflite", "all"]),
               default="all", show_default=True)
 @click.option("--out", "out_dir", default="export", show_default=True,
@@ -390,6 +391,7 @@ def export_command(model_path, export_format, out_dir, name, model_version, tile
 
     \b
     Examples:
+      vesselnet export                        # the bundled model, every format -> export/
       vesselnet export --model runs/drive/best --out export
       vesselnet export --model runs/drive/best --format tflite --quantize float16,int8 \\
           --calibration-data ../shared/datasets/DRIVE

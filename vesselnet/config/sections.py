@@ -74,7 +74,8 @@ class DataConfig:
             raise ValueError(f"data.synthetic_size must be [height, width] >= 32, got "
                              f"{list(self.synthetic_size)}")
         if self.dataset != "synthetic" and not self.data_dir:
-            raise ValueError(f"data.data_dir is empty; dataset {self.dataset!r} needs it")
+            raise ValueError(f"data.data_dir is empty; dataset {self.dataset!r} needs it: "
+                             "give --data-dir PATH (or --set data.data_dir=...)")
 
 
 @dataclasses.dataclass(frozen=True)

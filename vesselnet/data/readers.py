@@ -71,9 +71,12 @@ def read_drive(root: Path | str, split: str = "training") -> list[ImageRecord]:
     elif (root / "images").is_dir():
         folder = root
     else:
+        present = [name for name in ("training", "test") if (root / name / "images").is_dir()]
+        hint = f"; this folder has the {' and '.join(present)} split (use --split " \
+               f"{present[0]})" if present else ""
         raise VesselnetDataError(
             f"{root}: not a DRIVE folder: expected {root / split / 'images'} (or images/, "
-            "1st_manual/ and mask/ directly in the folder when it is the split itself)"
+            f"1st_manual/ and mask/ directly in the folder when it is the split itself){hint}"
         )
     images = _photographs(folder / "images")
     manual1 = index_image_files(folder / "1st_manual")

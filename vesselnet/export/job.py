@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from vesselnet.bundle import load_bundle
+from vesselnet.bundle import load_bundle, resolve_bundle
 from vesselnet.export.calibration import DEFAULT_CALIBRATION_TILES
 from vesselnet.export.saved_model import export_saved_model
 from vesselnet.export.tflite import QUANTIZATIONS, export_tflite
@@ -82,14 +82,15 @@ def _calibration_records(options: ExportOptions):
     return read_dataset(options.calibration_dataset, options.calibration_data, split)
 
 
-def export_model(model_path: str | Path, out_dir: str | Path,
+def export_model(model_path: str | Path | None, out_dir: str | Path,
                  options: ExportOptions = ExportOptions()) -> ExportResult:
-    """Loads a bundle (or ``.keras`` file) and writes the requested exports into ``out_dir``.
+    """Loads a bundle (or ``.keras`` file; None: the bundled model) and writes the requested
+    exports into ``out_dir``.
 
     Raises:
         ValueError: a bad model path or option (the message names it).
     """
-    model, card = load_bundle(model_path)
+    model, card = load_bundle(resolve_bundle(model_path))
     saved_model = None
     if "saved_model" in options.formats:
         saved_model = export_saved_model(model, card, out_dir, name=options.name,

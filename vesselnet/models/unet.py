@@ -8,7 +8,6 @@ from vesselnet.models.blocks import BlockOptions, apply_block, block_shrink
 from vesselnet.models.sizes import crop_margin
 
 
-
 def unet_body(inputs, *, block, filters, depth, options: BlockOptions, bottleneck_dropout=0.0,
               prefix=""):
     """Contracting and expansive paths of a U-Net (Ronneberger et al. 2015).

@@ -18,16 +18,13 @@ import tensorflow as tf
 
 from vesselnet.bundle import (
     CARD_FILE,
+    DEFAULT_MODEL,  # noqa: F401  (re-exported by vesselnet.predict)
     MODEL_FILE,
-    PRETRAINED_DIR,
-    pretrained_bundles,
+    resolve_bundle,
 )
 from vesselnet.export.loading import LoadedModel, load_any_model
 from vesselnet.inference import DEFAULT_BATCH_SIZE, TTA_MODES
 from vesselnet.preprocessing import PreprocessConfig, preprocess
-
-DEFAULT_MODEL = PRETRAINED_DIR / "drive-chained"
-"""The bundled pretrained model (a bundle directory), used when no model is given."""
 
 SAMPLE_IMAGE = Path(__file__).resolve().parents[1] / "samples" / "synthetic_retina.png"
 """The bundled sample photograph (``vesselnet.data.synthetic_retina(2026)``)."""
@@ -173,15 +170,7 @@ def load_model_source(path: str | Path | None = None,
         ValueError: no model there, a format not supported, or a file that does not load;
             the message names the file.
     """
-    if path is None:
-        if not DEFAULT_MODEL.exists():
-            raise ValueError(f"no pretrained model is bundled yet ({DEFAULT_MODEL} is missing); "
-                             "pass a model with --model (a bundle directory such as "
-                             "runs/NAME/best, or a .keras file)")
-        path = DEFAULT_MODEL
-    path = Path(path)
-    if not path.exists() and str(path) in pretrained_bundles():
-        path = pretrained_bundles()[str(path)]  # a bundled model given by name
+    path = resolve_bundle(path)
     _check_loadable(path)
     try:
         loaded = load_any_model(path)
