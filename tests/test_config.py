@@ -31,7 +31,8 @@ def without_none(value):
     return value
 
 
-@pytest.mark.parametrize("name", ["synthetic", "drive", "chase_db1"])
+@pytest.mark.parametrize("name", ["synthetic", "drive", "drive_valid", "drive_baseline",
+                                  "chase_db1"])
 def test_presets_load_and_round_trip_through_the_toml_writer(name):
     config = load_config(name, ['data.data_dir="/data/x"'])
     text = to_toml(config)
@@ -44,12 +45,22 @@ def test_presets_directory_holds_the_three_named_presets():
                                                                   "chase_db1"}
 
 
-def test_drive_preset_holds_out_four_images_and_uses_a_valid_chained_tile():
+def test_drive_preset_holds_out_four_images_and_trains_the_chained_model_on_small_patches():
     config = load_config("drive", ['data.data_dir="/d"'])
     assert config.data.validation_images == ("37", "38", "39", "40")
     assert (config.model.arch, config.model.depth, config.model.padding) == (
-        "chained", 4, "valid")
-    assert (config.patches.input_size, config.patches.output_size) == (372, 196)
+        "chained", 4, "same")
+    assert (config.patches.input_size, config.patches.output_size) == (48, 48)
+
+
+def test_drive_valid_preset_uses_a_valid_chained_tile_and_the_baseline_the_same_split():
+    valid = load_config("drive_valid", ['data.data_dir="/d"'])
+    assert (valid.model.padding, valid.patches.input_size, valid.patches.output_size) == (
+        "valid", 372, 196)
+    baseline = load_config("drive_baseline", ['data.data_dir="/d"'])
+    assert baseline.data.validation_images == valid.data.validation_images
+    assert (baseline.model.arch, baseline.model.filters, baseline.model.depth) == ("unet", 32, 3)
+    assert baseline.augment is None and baseline.patches.input_size == 48
 
 
 @pytest.mark.parametrize("text, path, value", [
