@@ -111,11 +111,13 @@ def card_markdown(card: dict) -> str:
     lines.append(f"- preprocessing: grayscale {card.get('preprocessing', {}).get('grayscale')}, "
                  f"then {' -> '.join(steps) or 'nothing'}")
     if training:
-        lines.append(f"- data: {training.get('dataset')}, {len(training.get('train_images', []))}"
-                     f" training images; validation on {len(training.get('validation_images', []))}"
-                     f" held-out images ({', '.join(training.get('validation_images', []))})")
+        held_out = training.get("validation_images", [])
+        lines.append(f"- data: {training.get('dataset')}, "
+                     f"{_count(len(training.get('train_images', [])), 'training image')}; "
+                     f"validation on {_count(len(held_out), 'held-out image')} "
+                     f"({', '.join(held_out)})")
         lines.append(f"- trained {training.get('steps')} of {training.get('total_steps')} steps "
-                     f"in {training.get('wall_seconds', 0) / 60:.0f} min of wall-clock time")
+                     f"in {_duration(training.get('wall_seconds', 0))} of wall-clock time")
     best = training.get("best_validation")
     if best:
         lines += ["", f"## Best validation (step {best.get('step')}, inside the FOV, "
@@ -208,3 +210,11 @@ def resolve_bundle(path: str | Path | None) -> Path:
     if not path.exists() and str(path) in pretrained_bundles():
         return pretrained_bundles()[str(path)]
     return path
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"

@@ -142,8 +142,8 @@ def models_command(arch, input_size, channels, filters, depth, n_classes, paddin
 @main.command("fit")
 @click.argument("run_dir", required=False, type=click.Path(file_okay=False))
 @click.option("--config", "config_source", default=None,
-              help="TOML file, or preset name (synthetic, drive, drive_baseline, drive_valid, chase_db1). "
-                   "Default: all defaults.")
+              help="TOML file, or preset name (synthetic, drive, drive_baseline, drive_valid, "
+                   "chase_db1). Default: all defaults.")
 @click.option("--resume", "resume_dir", default=None, type=click.Path(file_okay=False),
               help="Continue the run in this directory from its last checkpoint.")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
@@ -376,7 +376,7 @@ def evaluate_command(model_path, dataset, data_dir, split, out_dir, threshold, t
 @click.option("--version", "model_version", type=int, default=None,
               help="SavedModel version. Default: one above the highest present.")
 @click.option("--tile-size", type=int, default=None,
-              help="Input tile side. Default: the bundle's training tile.")
+              help="Input tile side. Default: the training tile (valid padding), else near 572.")
 @click.option("--quantize", default="float32,float16,dynamic,int8", show_default=True,
               help="TFLite variants, comma-separated.")
 @click.option("--calibration-data", type=click.Path(exists=True, file_okay=False), default=None,

@@ -48,7 +48,9 @@ SIGNATURES = ("serving_default", "tile")
 
 
 def export_geometry(model: keras.Model, card: dict, tile_size: int | None = None) -> TileGeometry:
-    """The tile geometry of an export: ``tile_size`` if given, else the card's, else 572's.
+    """The tile geometry of an export: ``tile_size`` if given, else the card's training tile
+    for valid padding, else the valid size nearest 572 (same-padding networks train on small
+    patches, e.g. 48x48, which would be a poor tile for whole photographs).
 
     Raises:
         ValueError: ``tile_size`` is not valid for the network (the nearest valid size is
@@ -57,7 +59,7 @@ def export_geometry(model: keras.Model, card: dict, tile_size: int | None = None
     if tile_size is not None:
         return tile_geometry(model, tile_size)
     stored = (card or {}).get("tile_geometry")
-    if stored:
+    if stored and stored["input_size"] != stored["output_size"]:
         return TileGeometry(**stored)
     return tile_geometry(model)
 
