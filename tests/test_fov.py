@@ -104,7 +104,7 @@ def test_agreement_on_synthetic_retinas():
 def test_a_crop_keeping_some_dark_corners_finds_the_fov_of_the_crop(corner):
     # A crop of a quarter of the photograph: one corner square is retina, three are surround
     # (or the reverse); the surround level must come from the dark corners only. Measured:
-    # Dice 0.956 and 0.9996 (0.001 and 0.5 before); dark structures cut open by the crop's
+    # Dice 0.956 and 0.9996; dark structures cut open by the crop's
     # edge are not holes, so fill-in cannot close them, hence the lower first figure.
     record = synthetic_retina(0)
     rows = slice(0, 300) if corner == "top_left" else slice(284, None)
