@@ -2,13 +2,15 @@
 
 Run by hand from the repository root:
 
-    python3 benchmarks/bench_inference.py [--repeats 3] [--skip-baseline] [--skip-hrf]
+    python3 benchmarks/bench_inference.py [--repeats 3] [--skip-valid] [--skip-baseline]
+        [--skip-hrf]
 
-(a) representative valid-padding networks (untrained: speed does not depend on weights) with
+(a) the bundled model as ``vesselnet predict`` runs it (photograph in: FOV, preprocessing,
+automatic tiling); representative valid-padding networks (untrained: speed does not depend on weights) with
 ``predict_image`` at several tile sizes and overlaps, and the automatic tile (one tile covering
 the image); (b) the common baseline: a 0.47 M-parameter same-padding U-Net averaging 48x48
 patches at stride 5, and the same network on the whole image in one pass; (c) peak resident
-memory for one 3504x2336 (HRF) image, measured in a fresh process. Figures are medians after a
+memory for one 3504x2336 (HRF) image with the bundled model, measured in a fresh process. Figures are medians after a
 first call that traces the ``tf.function`` (its time is reported as "first call").
 """
 
@@ -84,6 +86,21 @@ def whole_image_seconds(model, shape, geometry, repeats):
                    repeats), sides
 
 
+def bench_bundled_model(repeats):
+    """The bundled model as ``vesselnet predict`` runs it: FOV, preprocessing, automatic tiling."""
+    from vesselnet.data import derive_fov, synthetic_retina
+    from vesselnet.predict import load_model_source
+
+    runner = load_model_source(None)
+    photograph = synthetic_retina(0).image  # 565x584 RGB
+    fov = derive_fov(photograph)
+    print(f"\nbundled model: {runner.description}, {runner.model.count_params():,} parameters")
+    first, median = seconds(lambda: runner.probability(photograph, fov), repeats)
+    auto = choose_tile_geometry(runner.model, *photograph.shape[:2])
+    row("bundled", f"photograph -> map, auto in {auto.input_size} out {auto.output_size}",
+        tiles_of(auto, 0), first, median)
+
+
 def bench_valid_models(image, repeats):
     for name, (arch, options) in VALID_MODELS.items():
         model = build_model(arch, **options)
@@ -135,8 +152,9 @@ def hrf_memory_child():
     ``ru_maxrss`` is inherited from the parent across fork/exec on Linux, so the peak is read
     from ``VmHWM``, reset first through ``/proc/self/clear_refs``.
     """
-    arch, options = VALID_MODELS["chained f16 d4"]
-    model = build_model(arch, **options)
+    from vesselnet.predict import load_model_source
+
+    model = load_model_source(None).model  # the bundled model
     image = np.random.default_rng(0).random(HRF_SHAPE, dtype=np.float32)
     geometry = choose_tile_geometry(model, *HRF_SHAPE[:2])
     predict_image(model, image[:64, :64], tile_size=geometry)  # traces the function
@@ -146,7 +164,7 @@ def hrf_memory_child():
     predict_image(model, image, tile_size=geometry)
     elapsed = time.perf_counter() - start
     peak = memory_mib("VmHWM")
-    print(f"HRF {HRF_SHAPE[1]}x{HRF_SHAPE[0]}, chained f16 d4, tile in {geometry.input_size} "
+    print(f"HRF {HRF_SHAPE[1]}x{HRF_SHAPE[0]}, bundled model, tile in {geometry.input_size} "
           f"out {geometry.output_size}, {tiles_of(geometry, 0, HRF_SHAPE)} tiles, batch 2: "
           f"{elapsed:.1f} s; RSS before {before:.0f} MiB (TF, model, traced function, image), "
           f"peak {peak:.0f} MiB (+{peak - before:.0f} MiB)")
@@ -155,6 +173,7 @@ def hrf_memory_child():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-valid", action="store_true")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-hrf", action="store_true")
     parser.add_argument("--hrf-child", action="store_true", help=argparse.SUPPRESS)
@@ -167,7 +186,9 @@ def main():
           f"median of {args.repeats}; load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores (other users' jobs slow every figure)")
     print(f"{'model':<16} {'tiling':<34} {'tiles':>7} {'first call':>9} {'seconds':>9}")
-    bench_valid_models(image, args.repeats)
+    bench_bundled_model(args.repeats)
+    if not args.skip_valid:
+        bench_valid_models(image, args.repeats)
     if not args.skip_baseline:
         bench_baseline(image, args.repeats)
     if not args.skip_hrf:

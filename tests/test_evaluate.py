@@ -226,6 +226,22 @@ def test_evaluate_chained_model_on_training_split_scores_stage1(bundles, tmp_pat
     assert set(metrics["stage1"]) == {"aggregate", "mean"}
 
 
+def test_evaluate_scores_only_the_images_asked_for(bundles, tmp_path):
+    data = tmp_path / "DRIVE"
+    records = write_synthetic_dataset(data, "drive", 3, seed=6, size=SIZE, split="training")
+    number = records[1].name.split("_")[0]  # DRIVE-style "NN_training": select by number
+    out = tmp_path / "eval"
+    result = evaluate("--model", bundles["unet"], "--dataset", "drive", "--data-dir", data,
+                      "--split", "training", "--images", f" {number} ", "--out", out,
+                      "--no-figures", "--no-save-maps")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [entry["name"] for entry in metrics["per_image"]] == [records[1].name]
+    missing = evaluate("--model", bundles["unet"], "--dataset", "drive", "--data-dir", data,
+                       "--split", "training", "--images", f"{number},99", "--out", out)
+    assert missing.exit_code == 1 and "--images ['99'] are not in the split" in missing.stderr
+
+
 def test_evaluate_chase_db1_derives_fovs_and_scores_the_second_observer(bundles, tmp_path):
     write_synthetic_dataset(tmp_path / "CHASE", "chase_db1", 2, seed=5, size=SIZE)
     result = evaluate("--model", bundles["unet"], "--dataset", "chase_db1", "--data-dir",

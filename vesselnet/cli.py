@@ -318,6 +318,9 @@ def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta
               help="The data set folder.")
 @click.option("--split", default=None,
               help="Split to score. Default: test for drive and chase_db1, else all.")
+@click.option("--images", default=None, metavar="NAME,...",
+              help="Score only these images of the split: names, or numbers for DRIVE "
+                   "(e.g. 37,38,39,40: the bundled model's held-out images).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Report folder.")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
@@ -334,8 +337,8 @@ def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta
               help="Per-image panels and ROC / precision-recall plots.")
 @click.option("--save-maps/--no-save-maps", default=True, show_default=True,
               help="Write the probability maps scored (probabilities/NAME.npy).")
-def evaluate_command(model_path, dataset, data_dir, split, out_dir, threshold, tta, batch_size,
-                     tile_size, auc_bins, figures, save_maps):
+def evaluate_command(model_path, dataset, data_dir, split, images, out_dir, threshold, tta,
+                     batch_size, tile_size, auc_bins, figures, save_maps):
     """Score a model on a labelled split inside the FOV; report in --out.
 
     Writes metrics.json (pooled, mean and per-image scores; second observer; chained
@@ -345,6 +348,8 @@ def evaluate_command(model_path, dataset, data_dir, split, out_dir, threshold, t
     Examples:
       vesselnet evaluate --model runs/drive/best --dataset drive --data-dir DRIVE --out eval
       vesselnet evaluate --model m.keras --dataset generic --data-dir em --out eval-em
+      vesselnet evaluate --dataset drive --data-dir DRIVE --split training \
+          --images 37,38,39,40 --out held-out
     """
     from vesselnet.evaluation import EvaluationOptions, evaluate_dataset
 
@@ -352,7 +357,9 @@ def evaluate_command(model_path, dataset, data_dir, split, out_dir, threshold, t
     try:
         options = EvaluationOptions(threshold=threshold, save_maps=save_maps, figures=figures,
                                     auc_bins=auc_bins,
-                                    inference=_inference_options(tile_size, batch_size, tta))
+                                    inference=_inference_options(tile_size, batch_size, tta),
+                                    images=tuple(name.strip() for name in (images or "").split(",")
+                                                 if name.strip()))
         report = evaluate_dataset(model_path, dataset, data_dir, split, out_dir, options,
                                   progress=lambda name, done, total: progress(done, total))
     except ValueError as error:  # VesselnetDataError is a ValueError

@@ -52,3 +52,22 @@ class ImageRecord:
     def shape(self) -> tuple[int, int]:
         """Height and width of the photograph."""
         return self.image.shape[:2]
+
+
+def record_matches(record: ImageRecord, wanted: str) -> bool:
+    """Exact name, or a number naming a DRIVE-style image (``"37"`` for ``"37_training"``)."""
+    return record.name == wanted or (wanted.isdigit() and record.name.split("_")[0] == wanted)
+
+
+def select_records(records: list[ImageRecord], wanted: tuple[str, ...] | list[str],
+                   what: str = "images") -> list[ImageRecord]:
+    """The records named in ``wanted`` (names or DRIVE-style numbers), in ``records``' order.
+
+    Raises:
+        ValueError: a wanted name matches no record; the message lists the names there are.
+    """
+    missing = [name for name in wanted if not any(record_matches(r, name) for r in records)]
+    if missing:
+        raise ValueError(f"{what} {missing} are not in the split; images: "
+                         f"{[record.name for record in records]}")
+    return [r for r in records if any(record_matches(r, name) for name in wanted)]

@@ -12,6 +12,7 @@ import numpy as np
 from vesselnet import __version__
 from vesselnet.data import VesselnetDataError, read_dataset
 from vesselnet.data.readers import READERS
+from vesselnet.data.records import select_records
 from vesselnet.evaluation import plots
 from vesselnet.evaluation.morphology import MORPHOLOGY_NAMES, vessel_morphology
 from vesselnet.evaluation.report import (
@@ -53,6 +54,8 @@ class EvaluationOptions:
         auc_bins: None for exact pooled AUCs (keeps 9 bytes per FOV pixel: ~40 MB for DRIVE,
             ~2.5 GB for HRF), or histogram bins, e.g. 65536 (fixed memory, AUC within ~1e-4).
             Defaults to None.
+        images: score only these images of the split: names, or numbers for DRIVE-style
+            names (``("37", "38")``). Defaults to () (all).
 
     Example:
         >>> EvaluationOptions(threshold=0.5, inference=InferenceOptions(tta=True))
@@ -63,6 +66,7 @@ class EvaluationOptions:
     save_maps: bool = True
     figures: bool = True
     auc_bins: int | None = None
+    images: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "threshold", check_threshold(self.threshold))
@@ -127,6 +131,8 @@ def evaluate_dataset(model_path: str | Path | None, dataset: str, data_dir: str 
                                  f"{', '.join(READERS)}")
     split = DEFAULT_SPLITS[key] if split is None else split
     records = _records(key, Path(data_dir), split)
+    if options.images:
+        records = select_records(records, options.images, "--images")
     runner = load_model_source(model_path, options.inference)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

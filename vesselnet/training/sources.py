@@ -14,7 +14,7 @@ import numpy as np
 from vesselnet.config import DataConfig
 from vesselnet.data import read_dataset
 from vesselnet.data.io import VesselnetDataError
-from vesselnet.data.records import ImageRecord
+from vesselnet.data.records import ImageRecord, select_records
 from vesselnet.data.synthetic import synthetic_dataset
 from vesselnet.preprocessing import PreprocessConfig, fit_statistics, preprocess
 
@@ -53,20 +53,10 @@ def read_records(data: DataConfig) -> list[ImageRecord]:
     return sorted(records, key=lambda record: record.name)
 
 
-def _matches(record: ImageRecord, wanted: str) -> bool:
-    """Exact name, or a number naming a DRIVE-style image (``"37"`` for ``"37_training"``)."""
-    return record.name == wanted or (wanted.isdigit() and record.name.split("_")[0] == wanted)
-
-
 def split_validation(records: list[ImageRecord], data: DataConfig):
     """``(train, validation)``: the named images, or the last ``validation_count``, held out."""
     if data.validation_images:
-        missing = [name for name in data.validation_images
-                   if not any(_matches(record, name) for record in records)]
-        if missing:
-            raise ValueError(f"data.validation_images {missing} are not in the split; images: "
-                             f"{[record.name for record in records]}")
-        held = [r for r in records if any(_matches(r, name) for name in data.validation_images)]
+        held = select_records(records, data.validation_images, "data.validation_images")
     else:
         held = records[len(records) - data.validation_count:] if data.validation_count else []
     held_names = {record.name for record in held}
