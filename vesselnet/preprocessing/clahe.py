@@ -122,11 +122,18 @@ def clahe_batch(images, clip_limit=2.0, tile_grid=(8, 8)) -> tf.Tensor:
     if images.shape.rank != 4:
         raise ValueError(f"images must have shape [B, H, W, C], got shape {images.shape}")
     shape = tf.shape(images)
-    planes = tf.reshape(tf.transpose(images, [0, 3, 1, 2]), [-1, shape[1], shape[2]])
+    planes = tf.reshape(_transpose_grey_levels(images, [0, 3, 1, 2]), [-1, shape[1], shape[2]])
     clip, tiles_x, tiles_y = _grid_tensors(clip_limit, tile_grid)
     result = clahe_planes(planes, clip, tiles_x, tiles_y)
     result = tf.reshape(result, [shape[0], shape[3], shape[1], shape[2]])
-    return tf.ensure_shape(tf.transpose(result, [0, 2, 3, 1]), images.shape)
+    return tf.ensure_shape(_transpose_grey_levels(result, [0, 2, 3, 1]), images.shape)
+
+
+def _transpose_grey_levels(images: tf.Tensor, perm: list[int]) -> tf.Tensor:
+    """``tf.transpose`` of uint8 grey levels, done in float32: TF 2.21's oneDNN transpose of
+    uint8 (and int32) prints an "E0000 ... oneDNN supports DT_UINT8 only ..." line; float32
+    holds every grey level exactly."""
+    return tf.cast(tf.transpose(tf.cast(images, tf.float32), perm), tf.uint8)
 
 
 def clahe_reference(np_image, clip_limit=2.0, tile_grid=(8, 8)):
