@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 from skimage.filters import threshold_otsu
 
+import vesselnet.bundle as bundle_module
 from vesselnet.bundle import load_bundle, save_bundle
 from vesselnet.cli import main
 from vesselnet.data import derive_fov, read_photograph, write_synthetic_dataset
@@ -25,7 +26,6 @@ from vesselnet.predict import (
     parse_threshold,
     predict_files,
 )
-from vesselnet.predict import runner as runner_module
 from vesselnet.preprocessing import CLASSIC_CONFIG, PreprocessConfig, preprocess
 
 SIZE = (96, 96)
@@ -235,7 +235,7 @@ def test_model_errors_name_the_file(photographs, tmp_path, monkeypatch):
     (tmp_path / "exported" / "saved_model.pb").write_bytes(b"x")
     (tmp_path / "weights.bin").write_bytes(b"x")
     (tmp_path / "broken.keras").write_bytes(b"not a zip")
-    monkeypatch.setattr(runner_module, "DEFAULT_MODEL", tmp_path / "pretrained" / "none")
+    monkeypatch.setattr(bundle_module, "DEFAULT_MODEL", tmp_path / "pretrained" / "none")
     cases = [
         (["--model", str(tmp_path / "net.tflite")], "net.tflite: cannot load the model"),
         (["--model", str(tmp_path / "exported")], "exported: cannot load the model"),
