@@ -45,7 +45,7 @@ def main():
             axis.axis("off")
         figure.tight_layout()
         png = Path(folder) / "figure.png"
-        figure.savefig(png, dpi=80)
+        figure.savefig(png, dpi=80, bbox_inches="tight")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(args.out, png.read_bytes())
     print(f"{args.out} ({args.out.stat().st_size / 1e3:.0f} kB), model {report.model}, "

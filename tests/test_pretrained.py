@@ -18,6 +18,7 @@ from vesselnet.bundle import (
 )
 from vesselnet.cli import main
 from vesselnet.data import synthetic_retina
+from vesselnet.metrics import segmentation_metrics
 from vesselnet.models import build_model
 from vesselnet.predict.runner import DEFAULT_MODEL, InferenceOptions, load_model_source
 from vesselnet.preprocessing import CLASSIC_CONFIG
@@ -80,11 +81,15 @@ def test_the_shipped_default_model_is_small_documented_and_predicts():
     best = card["training"]["best_validation"]
     assert 0.5 < best["f1"] <= 1 and 0.5 < best["auc"] <= 1
     assert card["training"]["validation_curve"] and card["preprocessing"]["steps"]
-    record = synthetic_retina(3, size=(200, 180))
+    record = synthetic_retina(0, size=(292, 282))
     probability = load_model_source(None, InferenceOptions()).probability(record.image,
                                                                        record.fov)
-    assert probability.shape == (200, 180)
+    assert probability.shape == (292, 282)
     assert np.isfinite(probability).all() and 0 <= probability.min() <= probability.max() <= 1
+    # It finds the vessels of a synthetic retina it never saw (trained on DRIVE only);
+    # measured: F1 0.727, AUC 0.993 (seeds 1 and 2: 0.734 / 0.990, 0.736 / 0.991).
+    scores = segmentation_metrics(probability, record.vessels, record.fov)
+    assert scores["f1"] > 0.65 and scores["auc_roc"] > 0.97, scores
 
 
 def test_every_bundle_carries_a_model_card_built_from_its_figures(pretrained_dir):
