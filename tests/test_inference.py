@@ -25,6 +25,7 @@ from vesselnet.inference import (
     vessel_probability,
 )
 from vesselnet.inference import geometry as geometry_module
+from vesselnet.inference.tile_choice import MIN_SAME_PADDING_TILE
 from vesselnet.models import build_model, model_output_size
 
 RNG = np.random.default_rng(7)
@@ -115,6 +116,15 @@ def test_geometry_of_a_model_loaded_from_keras_file(tmp_path, valid_unet):
     image = RNG.random((45, 70, 1), dtype=np.float32)
     np.testing.assert_allclose(predict_image(loaded, image, tile_size=100),
                                predict_image(valid_unet, image, tile_size=100), atol=1e-6)
+
+
+def test_choose_tile_geometry_keeps_same_padding_tiles_large_on_big_images():
+    # Counted in input pixels, 8-pixel tiles were the cheapest cover of an HRF image.
+    model = build_model("chained", filters=2, depth=4, padding="same")
+    for height, width in ((2336, 3504), (584, 565), (200, 180)):
+        geometry = choose_tile_geometry(model, height, width)
+        assert geometry.input_size >= MIN_SAME_PADDING_TILE, (height, width, geometry)
+    assert choose_tile_geometry(model, 584, 565).input_size >= 584  # one tile
 
 
 def test_choose_tile_geometry_covers_a_drive_image_with_one_tile(valid_unet):

@@ -12,6 +12,14 @@ from vesselnet.inference.tiling import tile_step
 DEFAULT_MAX_TILE_INPUT = 800  # largest input tile picked automatically (memory bound)
 
 
+MIN_SAME_PADDING_TILE = 256
+"""Smallest input tile :func:`choose_tile_geometry` considers for a same-padding network.
+
+Counted in input pixels alone, tiny tiles look cheapest for same padding (no margin, and a
+context of ``size // 16`` rounds to nothing), but each is a network call and every tile border
+is a seam: an HRF image would go through in 8-pixel tiles."""
+
+
 def default_context(geometry: TileGeometry) -> int:
     """Output pixels dropped per tile side when none is given.
 
@@ -38,7 +46,8 @@ def choose_tile_geometry(model: keras.Model, height: int, width: int, *,
     """The tile size up to ``max_input`` that covers an image with the fewest input pixels.
 
     Candidates step down from the largest valid input by the pooling period, assuming a
-    constant margin (true for the whole family); the pick is probed before it is returned.
+    constant margin (true for the whole family), down to :data:`MIN_SAME_PADDING_TILE` for
+    same padding; the pick is probed before it is returned.
     A DRIVE image (584x565) thus goes through a valid-padding network as one tile.
 
     Args:
@@ -65,6 +74,8 @@ def choose_tile_geometry(model: keras.Model, height: int, width: int, *,
         candidate_output = size - 2 * largest.margin
         if candidate_output < 1:
             break
+        if not largest.margin and size < min(MIN_SAME_PADDING_TILE, largest.input_size):
+            break  # same padding: small tiles cost little input but many calls and seams
         candidate = TileGeometry(size, candidate_output, largest.alignment)
         tile_context = default_context(candidate) if context is None else context
         tile = candidate_output - 2 * tile_context
