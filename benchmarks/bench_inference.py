@@ -6,12 +6,13 @@ Run by hand from the repository root:
         [--skip-hrf]
 
 (a) the bundled model as ``vesselnet predict`` runs it (photograph in: FOV, preprocessing,
-automatic tiling); representative valid-padding networks (untrained: speed does not depend on weights) with
-``predict_image`` at several tile sizes and overlaps, and the automatic tile (one tile covering
-the image); (b) the common baseline: a 0.47 M-parameter same-padding U-Net averaging 48x48
-patches at stride 5, and the same network on the whole image in one pass; (c) peak resident
-memory for one 3504x2336 (HRF) image with the bundled model, measured in a fresh process. Figures are medians after a
-first call that traces the ``tf.function`` (its time is reported as "first call").
+automatic tiling); representative valid-padding networks (untrained: speed does not depend on
+weights) with ``predict_image`` at several tile sizes and overlaps, and the automatic tile (one
+tile covering the image); (b) the common baseline: a 0.47 M-parameter same-padding U-Net
+averaging 48x48 patches at stride 5, and the same network on the whole image in one pass; (c)
+peak resident memory for one 3504x2336 (HRF) image with the bundled model, measured in a fresh
+process. Figures are medians after a first call that traces the ``tf.function`` (its time is
+reported as "first call").
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def export_geometry(model: keras.Model, card: dict, tile_size: int | None = None
     if tile_size is not None:
         return tile_geometry(model, tile_size)
     stored = (card or {}).get("tile_geometry")
-    if stored and stored["input_size"] != stored["output_size"]:
+    if stored and TileGeometry(**stored).margin:  # valid padding: the training tile
         return TileGeometry(**stored)
     return tile_geometry(model)
 
