@@ -34,7 +34,7 @@ from vesselnet.export import (
     predict_request,
 )
 from vesselnet.export import saved_model as saved_model_module
-from vesselnet.export.job import ExportOptions
+from vesselnet.export.job import ExportOptions, _calibration_records
 from vesselnet.export.serving import decode_request, parse_predict_response, rest_url
 from vesselnet.inference import predict_image, tile_geometry, vessel_probability
 from vesselnet.models import build_model
@@ -385,6 +385,21 @@ def test_every_tflite_variant_converts_and_runs_under_litert(network, tmp_path):
     assert min(correlations.values()) == correlations["int8"] > 0.95
     assert sizes["int8"] < sizes["float16"] < sizes["float32"]
     assert load_any_model(paths["int8"]).model.input_dtype == np.int8
+
+
+@needs_drive
+def test_calibration_leaves_out_the_models_validation_images():
+    options = ExportOptions(calibration_data=DRIVE_DIR, calibration_dataset="drive")
+    card = {"training": {"dataset": "DRIVE", "validation_images": ["37_training", "40_training"]}}
+    names = [record.name for record in _calibration_records(options, card)]
+    assert len(names) == 18 and "37_training" not in names and "40_training" not in names
+    other = {"training": {"dataset": "CHASE_DB1", "validation_images": ["37_training"]}}
+    assert len(_calibration_records(options, other)) == 20
+    assert len(_calibration_records(options, {})) == 20
+    everything = {"training": {"dataset": "drive", "validation_images": names + [
+        "37_training", "40_training"]}}
+    with pytest.raises(ValueError, match="validation images"):
+        _calibration_records(options, everything)
 
 
 @pytest.mark.slow

@@ -387,7 +387,8 @@ def evaluate_command(model_path, dataset, data_dir, split, images, out_dir, thre
 @click.option("--quantize", default="float32,float16,dynamic,int8", show_default=True,
               help="TFLite variants, comma-separated.")
 @click.option("--calibration-data", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Data-set folder whose training images calibrate int8. Default: synthetic.")
+              help="Data-set folder whose training images calibrate int8 (less the model's "
+                   "validation images, for its own data set). Default: synthetic.")
 @click.option("--calibration-dataset", default="drive", show_default=True,
               help="Reader for --calibration-data (drive, chase_db1, stare, hrf, generic).")
 @click.option("--calibration-tiles", type=int, default=32, show_default=True,

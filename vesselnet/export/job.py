@@ -29,8 +29,9 @@ class ExportOptions:
         version: SavedModel version. Defaults to None (the next free one).
         tile_size: input tile side. Defaults to None (the card's tile, else near 572).
         quantizations: TFLite variants, from ``QUANTIZATIONS``. Defaults to all four.
-        calibration_data: data-set folder whose training images calibrate int8. Defaults to
-            None (synthetic retinas).
+        calibration_data: data-set folder whose training images calibrate int8, less the
+            model's validation images when it is the model's own data set. Defaults to None
+            (synthetic retinas).
         calibration_dataset: reader name for ``calibration_data`` (see
             ``vesselnet.data.READERS``). Defaults to "drive".
         calibration_tiles: representative tiles for int8. Defaults to 32.
@@ -72,14 +73,29 @@ class ExportResult:
     tflite: dict[str, Path]
 
 
-def _calibration_records(options: ExportOptions):
+def _calibration_records(options: ExportOptions, card: dict):
+    """The calibration data set's training images, less those the model was validated on.
+
+    When the calibration set is the data set the model was trained on, the images its card
+    lists as validation images stay out of calibration, so that they remain held out for the
+    exported model too.
+    """
     if options.calibration_data is None:
         return None
     from vesselnet.data import read_dataset
 
     key = options.calibration_dataset.lower().replace("-", "_")
     split = "training" if key in ("drive", "chase_db1") else "all"
-    return read_dataset(options.calibration_dataset, options.calibration_data, split)
+    records = read_dataset(options.calibration_dataset, options.calibration_data, split)
+    training = card.get("training") or {}
+    if str(training.get("dataset", "")).lower().replace("-", "_") != key:
+        return records
+    held_out = set(training.get("validation_images") or ())
+    kept = [record for record in records if record.name not in held_out]
+    if not kept:
+        raise ValueError(f"{options.calibration_data}: every {split} image is one of the "
+                         "model's validation images; give another --calibration-data")
+    return kept
 
 
 def export_model(model_path: str | Path | None, out_dir: str | Path,
@@ -99,6 +115,6 @@ def export_model(model_path: str | Path | None, out_dir: str | Path,
     if "tflite" in options.formats:
         tflite = export_tflite(model, card, out_dir, name=options.name,
                                tile_size=options.tile_size, quantizations=options.quantizations,
-                               calibration_records=_calibration_records(options),
+                               calibration_records=_calibration_records(options, card),
                                calibration_count=options.calibration_tiles)
     return ExportResult(saved_model, tflite)
