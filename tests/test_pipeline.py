@@ -13,6 +13,7 @@ from vesselnet.data.pipeline import (
     PatchConfig, default_preprocess, make_training_dataset, steps_per_epoch,
 )
 from vesselnet.data.records import ImageRecord
+from vesselnet.training.distribute import op_determinism
 
 GEOMETRY_ONLY = AugmentConfig(brightness=False, contrast=False, gamma=False)
 
@@ -118,25 +119,27 @@ def test_weight_map_values_inside_fov():
 
 
 def test_deterministic_and_resumable():
+    # as in training, which runs under op determinism (training.deterministic, the default)
     config = PatchConfig(input_size=24, output_size=16, patches_per_image=10, batch_size=6, seed=9)
     augment = AugmentConfig()
     steps = steps_per_epoch(len(RECORDS), config)
     assert steps == 5
-    run = first_batches(make_training_dataset(RECORDS, None, config, augment), 2 * steps + 2)
-    again = first_batches(make_training_dataset(RECORDS, None, config, augment), 3)
-    for (x1, y1), (x2, y2) in zip(run, again):
-        np.testing.assert_array_equal(x1, x2)
-        np.testing.assert_array_equal(y1, y2)
-    resumed = first_batches(
-        make_training_dataset(RECORDS, None, config, augment, epoch=1, start_step=3), 3
-    )
-    for (x1, y1), (x2, y2) in zip(run[steps + 3 :], resumed):
-        np.testing.assert_array_equal(x1, x2)
-        np.testing.assert_array_equal(y1, y2)
-    other_seed = PatchConfig.from_dict({**config.to_dict(), "seed": 10})
-    (x3, _), = first_batches(make_training_dataset(RECORDS, None, other_seed, augment), 1)
-    assert not np.array_equal(run[0][0], x3)
-    assert not np.array_equal(run[0][0], run[steps][0])  # epoch 1 differs from epoch 0
+    with op_determinism(True):
+        run = first_batches(make_training_dataset(RECORDS, None, config, augment), 2 * steps + 2)
+        again = first_batches(make_training_dataset(RECORDS, None, config, augment), 3)
+        for (x1, y1), (x2, y2) in zip(run, again):
+            np.testing.assert_array_equal(x1, x2)
+            np.testing.assert_array_equal(y1, y2)
+        resumed = first_batches(
+            make_training_dataset(RECORDS, None, config, augment, epoch=1, start_step=3), 3
+        )
+        for (x1, y1), (x2, y2) in zip(run[steps + 3 :], resumed):
+            np.testing.assert_array_equal(x1, x2)
+            np.testing.assert_array_equal(y1, y2)
+        other_seed = PatchConfig.from_dict({**config.to_dict(), "seed": 10})
+        (x3, _), = first_batches(make_training_dataset(RECORDS, None, other_seed, augment), 1)
+        assert not np.array_equal(run[0][0], x3)
+        assert not np.array_equal(run[0][0], run[steps][0])  # epoch 1 differs from epoch 0
 
 
 def test_default_preprocess_is_green_over_255():
