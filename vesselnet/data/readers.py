@@ -270,12 +270,21 @@ def read_dataset(name: str, root: Path | str, split: str = "training") -> list[I
         >>> len(read_dataset("drive", "/data/DRIVE", "training"))
         20
     """
-    key = name.lower().replace("-", "_")
+    return READERS[dataset_key(name)](root, split)
+
+
+def dataset_key(name: str) -> str:
+    """The :data:`READERS` key of a data-set name ("CHASE-DB1" -> "chase_db1").
+
+    Raises:
+        VesselnetDataError: ``name`` is no known data set.
+    """
+    key = str(name).lower().replace("-", "_")
     if key not in READERS:
         raise VesselnetDataError(
             f"unknown data set {name!r}; expected one of {', '.join(READERS)}"
         )
-    return READERS[key](root, split)
+    return key
 
 
 def _existing_folder(root: Path | str) -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 
 from vesselnet import __version__
 from vesselnet.data import VesselnetDataError, read_dataset
-from vesselnet.data.readers import READERS
+from vesselnet.data.readers import dataset_key
 from vesselnet.data.records import select_records
 from vesselnet.evaluation import plots
 from vesselnet.evaluation.morphology import MORPHOLOGY_NAMES, vessel_morphology
@@ -125,10 +125,7 @@ def evaluate_dataset(model_path: str | Path | None, dataset: str, data_dir: str 
         >>> print(report.summary())
     """
     start = time.perf_counter()
-    key = dataset.lower().replace("-", "_")
-    if key not in READERS:
-        raise VesselnetDataError(f"unknown data set {dataset!r}; expected one of "
-                                 f"{', '.join(READERS)}")
+    key = dataset_key(dataset)
     split = DEFAULT_SPLITS[key] if split is None else split
     records = _records(key, Path(data_dir), split)
     if options.images:

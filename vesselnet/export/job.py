@@ -82,13 +82,18 @@ def _calibration_records(options: ExportOptions, card: dict):
     """
     if options.calibration_data is None:
         return None
-    from vesselnet.data import read_dataset
+    from vesselnet.data import VesselnetDataError, read_dataset
+    from vesselnet.data.readers import dataset_key
 
-    key = options.calibration_dataset.lower().replace("-", "_")
+    key = dataset_key(options.calibration_dataset)
     split = "training" if key in ("drive", "chase_db1") else "all"
-    records = read_dataset(options.calibration_dataset, options.calibration_data, split)
+    records = read_dataset(key, options.calibration_data, split)
     training = card.get("training") or {}
-    if str(training.get("dataset", "")).lower().replace("-", "_") != key:
+    try:
+        own_data_set = dataset_key(training.get("dataset", "")) == key
+    except VesselnetDataError:  # trained on synthetic retinas or a data set of its own
+        own_data_set = False
+    if not own_data_set:
         return records
     held_out = set(training.get("validation_images") or ())
     kept = [record for record in records if record.name not in held_out]
