@@ -82,6 +82,7 @@ def save_bundle(path: str | Path, model: keras.Model, card: dict) -> Path:
     return path
 
 
+_RULE_NAMES = {"probability": "probabilities", "log_probability": "log-probabilities"}
 _METRIC_ORDER = ("f1", "auc", "accuracy", "sensitivity", "specificity", "precision", "iou",
                  "mcc", "auc_pr")
 
@@ -94,15 +95,23 @@ def _figure(value) -> str:
 def card_markdown(card: dict) -> str:
     """The human-readable model card (``README.md`` of a bundle) for ``card``.
 
-    Every figure in it comes from ``card`` (written by training), none is typed by hand.
+    Every figure in it comes from ``card`` (written by training or by
+    :func:`vesselnet.ensemble.make_ensemble`), none is typed by hand.
     """
     model = card.get("model", {})
-    training = card.get("training", {})
+    training = card.get("training") or {}
+    members = model.get("members")
     lines = [f"# vesselnet model: {model.get('arch', 'network')}", ""]
-    lines.append(f"- architecture: `{model.get('arch')}`, {model.get('filters')} filters, depth "
-                 f"{model.get('depth')}, {model.get('padding')} padding, "
-                 f"{model.get('parameters', 0):,} parameters, output "
-                 f"`{model.get('output_activation')}`")
+    if members:
+        lines.append(f"- ensemble of {len(members)} networks, the mean of their "
+                     f"{_RULE_NAMES.get(model.get('rule'), model.get('rule'))}, "
+                     f"{model.get('parameters', 0):,} parameters, output "
+                     f"`{model.get('output_activation')}`")
+        for index, member in enumerate(members, 1):
+            lines.append(f"  - member {index}: {_architecture(member.get('model', {}))}; "
+                         f"{_trained(member.get('training') or {})}")
+    else:
+        lines.append(f"- architecture: {_architecture(model)}")
     geometry = card.get("tile_geometry")
     if geometry:
         lines.append(f"- training tile: {geometry['input_size']} -> {geometry['output_size']} "
@@ -116,23 +125,53 @@ def card_markdown(card: dict) -> str:
                      f"{_count(len(training.get('train_images', [])), 'training image')}; "
                      f"validation on {_count(len(held_out), 'held-out image')} "
                      f"({', '.join(held_out)})")
-        lines.append(f"- trained {training.get('steps')} of {training.get('total_steps')} steps "
-                     f"in {_duration(training.get('wall_seconds', 0))} of wall-clock time")
+        if not members:
+            lines.append(f"- {_trained(training, with_best=False)}")
     best = training.get("best_validation")
-    if best:
+    header = "| " + " | ".join(_METRIC_ORDER) + " |"
+    rule = "|" + "---|" * len(_METRIC_ORDER)
+    if best and members:
+        lines += ["", "## Validation (held-out images, inside the FOV, threshold 0.5)", "",
+                  "| model | " + header[2:], "|---" + rule]
+        rows = [(f"member {index}", member.get("validation"))
+                for index, member in enumerate(members, 1)] + [("ensemble", best)]
+        lines += [f"| {name} | " + " | ".join(_figure(scores.get(key)) for key in _METRIC_ORDER)
+                  + " |" for name, scores in rows if scores]
+    elif best:
         lines += ["", f"## Best validation (step {best.get('step')}, inside the FOV, "
-                  "threshold 0.5)", "", "| " + " | ".join(_METRIC_ORDER) + " |",
-                  "|" + "---|" * len(_METRIC_ORDER),
+                  "threshold 0.5)", "", header, rule,
                   "| " + " | ".join(_figure(best.get(key)) for key in _METRIC_ORDER) + " |"]
-    curve = training.get("validation_curve")
-    if curve:
-        lines += ["", "## Validation curve", "", "| step | minutes | F1 | AUC |", "|---|---|---|---|"]
-        lines += [f"| {point['step']} | {point['seconds'] / 60:.1f} | {_figure(point['f1'])} | "
-                  f"{_figure(point['auc'])} |" for point in curve]
+    curves = [("Validation curve", training.get("validation_curve"))]
+    curves += [(f"Validation curve of member {index}",
+                (member.get("training") or {}).get("validation_curve"))
+               for index, member in enumerate(members or (), 1)]
+    for title, curve in curves:
+        if curve:
+            lines += ["", f"## {title}", "", "| step | minutes | F1 | AUC |", "|---|---|---|---|"]
+            lines += [f"| {point['step']} | {point['seconds'] / 60:.1f} | {_figure(point['f1'])} "
+                      f"| {_figure(point['auc'])} |" for point in curve]
+    if card.get("notes"):
+        lines += ["", "## Notes", "", str(card["notes"]).strip()]
     lines += ["", f"Written by vesselnet {card.get('vesselnet_version')} on {card.get('created')}."
               " Validation images are held out of the training split; they are not the test set "
               "of the data set.", ""]
     return "\n".join(lines)
+
+
+def _architecture(model: dict) -> str:
+    return (f"`{model.get('arch')}`, {model.get('filters')} filters, depth {model.get('depth')}, "
+            f"{model.get('padding')} padding, {model.get('parameters', 0):,} parameters, output "
+            f"`{model.get('output_activation')}`")
+
+
+def _trained(training: dict, with_best: bool = True) -> str:
+    text = (f"trained {training.get('steps')} of {training.get('total_steps')} steps in "
+            f"{_duration(training.get('wall_seconds') or 0)} of wall-clock time")
+    best = training.get("best_validation")
+    if best and with_best:
+        text += (f" (best held-out F1 {_figure(best.get('f1'))}, AUC {_figure(best.get('auc'))}"
+                 f" at step {best.get('step')})")
+    return text
 
 
 def default_card(model: keras.Model) -> dict:

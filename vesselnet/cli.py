@@ -421,3 +421,44 @@ def export_command(model_path, export_format, out_dir, name, model_version, tile
                    f"TF Serving config {result.saved_model.parent.parent / 'models.config'})")
     for quantization, path in result.tflite.items():
         click.echo(f"TFLite      {path}  ({quantization}, {path.stat().st_size / 1e6:.2f} MB)")
+
+
+@main.command("ensemble")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.argument("members", nargs=-1, required=True)
+@click.option("--rule", type=click.Choice(["probability", "log_probability"]),
+              default="probability", show_default=True,
+              help="Average the members' probabilities, or their log-probabilities.")
+@click.option("--data-dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="The members' data set folder: score the ensemble and each member on "
+                   "their held-out images and record the scores in the card.")
+@click.option("--notes", "notes_file", default=None, type=click.File(encoding="utf-8"),
+              help="A Markdown file for the Notes section of the model card.")
+def ensemble_command(out_dir, members, rule, data_dir, notes_file):
+    """Average trained bundles (MEMBERS) into one bundle OUT_DIR.
+
+    The members must share their preprocessing and held-out images, and none may have been
+    trained on those images. The result is a bundle like any other: predict, evaluate and
+    export take it with --model.
+
+    \b
+    Example:
+      vesselnet ensemble runs/ensemble runs/drive/best runs/drive-baseline/best \\
+          --data-dir ../shared/datasets/DRIVE
+    """
+    from vesselnet.ensemble import make_ensemble
+
+    try:
+        result = make_ensemble(out_dir, members, rule, data_dir,
+                               notes_file.read() if notes_file else None)
+    except ValueError as error:
+        raise _fail_cleanly(error) from None
+    rows = [(f"member {index} ({path})", scores)
+            for index, (path, scores) in enumerate(zip(members, result.member_validation), 1)]
+    if result.validation is not None:
+        rows.append(("ensemble", result.validation))
+        for name, scores in rows:
+            click.echo(f"{name}: F1 {scores['f1']:.4f}  AUC {scores['auc']:.4f}  "
+                       f"accuracy {scores['accuracy']:.4f}")
+    click.echo(f"wrote {result.path} ({result.card['model']['parameters']:,} parameters, "
+               f"{result.seconds:.1f} s)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 
 
@@ -104,3 +106,56 @@ class RecurrentConv2D(keras.layers.Layer):
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
         )
         return config
+
+
+ENSEMBLE_RULES = ("probability", "log_probability")
+
+
+@keras.saving.register_keras_serializable(package="vesselnet")
+class ClassProbabilityMean(keras.layers.Layer):
+    """Class log-scores of the average of several networks' outputs.
+
+    Takes a list of ``[B, H, W, K]`` maps, each the log-softmax or softmax output of one
+    network, and returns the log of their average: the arithmetic mean of the probabilities
+    (``rule="probability"``, already normalised) or the mean of the log-probabilities
+    (``rule="log_probability"``: a geometric mean, normalised by the log-softmax that
+    :func:`vesselnet.models.ensemble_model` puts after this layer).
+
+    Args:
+        activations: the activation of each input, ``"log_softmax"`` or ``"softmax"``.
+        rule: ``"probability"`` or ``"log_probability"``. Defaults to ``"probability"``.
+        **kwargs: base `Layer` arguments.
+
+    Example:
+        >>> layer = ClassProbabilityMean(["log_softmax", "softmax"])
+        >>> layer([keras.ops.log(p), q])  # log((p + q) / 2)
+    """
+
+    def __init__(self, activations, rule="probability", **kwargs):
+        super().__init__(**kwargs)
+        activations = list(activations)
+        if not activations or any(a not in ("log_softmax", "softmax") for a in activations):
+            raise ValueError("activations must list 'log_softmax' or 'softmax' per input, "
+                             f"got {activations!r}")
+        if rule not in ENSEMBLE_RULES:
+            raise ValueError(f"rule must be one of {ENSEMBLE_RULES}, got {rule!r}")
+        self.activations = activations
+        self.rule = rule
+
+    def call(self, inputs):
+        if len(inputs) != len(self.activations):
+            raise ValueError(f"expected {len(self.activations)} inputs, got {len(inputs)}")
+        tiny = keras.config.epsilon()
+        logs = [keras.ops.cast(x, "float32") for x in inputs]
+        logs = [x if activation == "log_softmax" else keras.ops.log(keras.ops.maximum(x, tiny))
+                for x, activation in zip(logs, self.activations)]
+        stacked = keras.ops.stack(logs, axis=0)
+        if self.rule == "probability":
+            return keras.ops.logsumexp(stacked, axis=0) - math.log(len(logs))
+        return keras.ops.mean(stacked, axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        return {**super().get_config(), "activations": self.activations, "rule": self.rule}

@@ -1,7 +1,8 @@
 """Networks of the U-Net family as Keras functional models.
 
 ``build_model(arch, ...)`` builds ``"unet"``, ``"resunet"``, ``"r2unet"`` or ``"chained"``;
-the size helpers tell which tile sizes a network accepts; ``summarize`` reports sizes and counts.
+``ensemble_model`` averages trained networks into one model; the size helpers tell which tile
+sizes a network accepts; ``summarize`` reports sizes and counts.
 """
 
 from vesselnet.models.builder import (
@@ -11,6 +12,7 @@ from vesselnet.models.builder import (
     geometry,
     model_output_size,
 )
+from vesselnet.models.ensemble import ensemble_model
 from vesselnet.models.sizes import (
     input_size_for_output,
     is_valid_input_size,
@@ -26,6 +28,7 @@ __all__ = [
     "ModelOptions",
     "ModelSummary",
     "build_model",
+    "ensemble_model",
     "geometry",
     "input_size_for_output",
     "is_valid_input_size",

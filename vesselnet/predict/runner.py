@@ -121,9 +121,12 @@ class ModelRunner:
 
     @property
     def description(self) -> str:
-        """Short text naming the architecture, e.g. ``"chained (filters 16, depth 4)"``."""
+        """Short text naming the architecture, e.g. ``"chained (filters 16, depth 4)"`` or
+        ``"ensemble (chained + unet)"``."""
         model = self.card.get("model") or {}
         arch = model.get("arch") or getattr(self.model, "name", self.source.name)
+        if model.get("members"):
+            return f"{arch} ({' + '.join(m['model'].get('arch') for m in model['members'])})"
         details = ", ".join(f"{key} {model[key]}" for key in ("filters", "depth") if key in model)
         return f"{arch} ({details})" if details else str(arch)
 

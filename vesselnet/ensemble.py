@@ -1,0 +1,203 @@
+"""Ensemble bundles: trained bundles averaged into one, validated on their held-out images.
+
+``make_ensemble`` loads member bundles, checks that they can be averaged honestly (the same
+preprocessing; no member trained on the images the ensemble is validated on), builds
+:func:`vesselnet.models.ensemble_model`, scores it and each member on the shared held-out
+images when the data set is at hand, and writes a bundle whose card keeps every member's
+card. The result is used like any bundle: ``predict``, ``evaluate`` and ``export`` read it.
+
+Example:
+    >>> make_ensemble("runs/ensemble", ["runs/drive/best", "runs/drive-baseline/best"],
+    ...               data_dir="../shared/datasets/DRIVE")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vesselnet.bundle import load_bundle, resolve_bundle, save_bundle
+from vesselnet.data import read_dataset
+from vesselnet.data.records import select_records
+from vesselnet.inference import tile_geometry
+from vesselnet.layers import ENSEMBLE_RULES
+from vesselnet.models import ensemble_model
+from vesselnet.preprocessing import PreprocessConfig, preprocess
+
+_MEMBER_MODEL_KEYS = ("arch", "filters", "depth", "padding", "options", "output_activation",
+                      "parameters")
+_MEMBER_TRAINING_KEYS = ("steps", "total_steps", "wall_seconds", "best_validation",
+                         "validation_curve")
+
+
+@dataclasses.dataclass(frozen=True)
+class EnsembleResult:
+    """What :func:`make_ensemble` wrote.
+
+    Args:
+        path: the ensemble bundle.
+        card: its card.
+        validation: pooled held-out scores of the ensemble (None without data).
+        member_validation: the same scores of each member alone, in member order.
+        seconds: wall time of the job.
+    """
+
+    path: Path
+    card: dict
+    validation: dict | None
+    member_validation: list[dict]
+    seconds: float
+
+
+def make_ensemble(out: str | Path, members, rule: str = "probability",
+                  data_dir: str | Path | None = None, notes: str | None = None) -> EnsembleResult:
+    """Averages trained bundles into the bundle ``out`` (written atomically).
+
+    Args:
+        out: the ensemble bundle directory; an existing bundle there is replaced.
+        members: bundle directories or bundled-model names (at least two).
+        rule: ``"probability"`` (mean of the probabilities) or ``"log_probability"``
+            (mean of the log-probabilities). Defaults to ``"probability"``.
+        data_dir: the folder of the members' data set. With it, the ensemble and each member
+            are scored on the members' held-out images, and the card records the scores.
+            Defaults to None (no scores).
+        notes: Markdown text for the card's "Notes" section (how the members were trained,
+            comparisons). Defaults to None.
+
+    Returns:
+        An :class:`EnsembleResult`.
+
+    Raises:
+        ValueError: fewer than two members, a path that is no bundle, members with different
+            preprocessing, data sets or held-out images, a member trained on a held-out image
+            of another, or a data folder in the wrong layout (named in the message).
+    """
+    start = time.perf_counter()
+    if rule not in ENSEMBLE_RULES:
+        raise ValueError(f"rule must be one of {ENSEMBLE_RULES}, got {rule!r}")
+    paths = [resolve_bundle(member) for member in members]
+    if len(paths) < 2:
+        raise ValueError(f"an ensemble needs at least two member bundles, got {len(paths)}")
+    if Path(out).resolve() in {path.resolve() for path in paths}:
+        raise ValueError(f"{out}: the ensemble would overwrite one of its members")
+    loaded = [load_bundle(path) for path in paths]
+    cards = [card for _, card in loaded]
+    _check_same_preprocessing(paths, cards)
+    training = _shared_training(paths, cards)
+    model = ensemble_model([network for network, _ in loaded], rule)
+    validation, member_validation = None, []
+    if data_dir is not None:
+        if not training.get("validation_images"):
+            raise ValueError("the members' cards name no held-out images to score on")
+        records, inputs = _held_out(training, cards[0]["preprocessing"], data_dir)
+        from vesselnet.training.validation import Validator
+
+        validator = Validator(records, inputs)
+        validation = _scores(validator(model).metrics)
+        member_validation = [_scores(validator(network).metrics) for network, _ in loaded]
+    card = _card(model, rule, paths, cards, training, validation, member_validation)
+    if notes:
+        card["notes"] = notes
+    save_bundle(out, model, card)
+    return EnsembleResult(Path(out), card, validation, member_validation,
+                          time.perf_counter() - start)
+
+
+def _check_same_preprocessing(paths, cards) -> None:
+    first = cards[0].get("preprocessing")
+    for path, card in zip(paths[1:], cards[1:]):
+        if card.get("preprocessing") != first:
+            raise ValueError(f"{path}: its preprocessing differs from that of {paths[0]}; "
+                             "ensemble members must read the same preprocessed image")
+
+
+def _shared_training(paths, cards) -> dict:
+    """Data set, training images (union) and held-out images (shared) of the members."""
+    trainings = [card.get("training") or {} for card in cards]
+    datasets = {training.get("dataset") for training in trainings}
+    if len(datasets) != 1:
+        raise ValueError(f"the members were trained on different data sets: "
+                         f"{sorted(str(name) for name in datasets)}")
+    held_out = [tuple(training.get("validation_images") or ()) for training in trainings]
+    for path, names in zip(paths[1:], held_out[1:]):
+        if set(names) != set(held_out[0]):
+            raise ValueError(f"{path}: held out {list(names)}, but {paths[0]} held out "
+                             f"{list(held_out[0])}; members must share their held-out images")
+    for path, training in zip(paths, trainings):
+        seen = set(training.get("train_images") or ()) & set(held_out[0])
+        if seen:
+            raise ValueError(f"{path}: trained on {sorted(seen)}, which the ensemble would be "
+                             "validated on")
+    split = {((training.get("config") or {}).get("data") or {}).get("split", "training")
+             for training in trainings}
+    return {
+        "dataset": datasets.pop(),
+        "split": split.pop() if len(split) == 1 else "training",
+        "train_images": sorted({name for training in trainings
+                                for name in training.get("train_images") or ()}),
+        "validation_images": list(held_out[0]),
+    }
+
+
+def _held_out(training: dict, preprocessing: dict, data_dir):
+    records = read_dataset(training["dataset"], data_dir, training["split"])
+    records = select_records(records, training["validation_images"], "held-out images")
+    config = PreprocessConfig.from_dict(preprocessing)
+    inputs = [np.asarray(preprocess(record.image, config, record.fov if config.needs_fov else None),
+                         np.float32) for record in records]
+    return records, inputs
+
+
+def _scores(metrics: dict) -> dict:
+    """The validation scores as the training cards name them."""
+    return {("auc" if key == "auc_roc" else key): float(value)
+            for key, value in metrics.items() if _is_number(value)}
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _card(model, rule, paths, cards, training, validation, member_validation) -> dict:
+    members = []
+    for index, (path, card) in enumerate(zip(paths, cards)):
+        entry = {"source": str(path),
+                 "model": {key: card["model"].get(key) for key in _MEMBER_MODEL_KEYS
+                           if key in card["model"]},
+                 "training": {key: (card.get("training") or {}).get(key)
+                              for key in _MEMBER_TRAINING_KEYS},
+                 "config": (card.get("training") or {}).get("config")}
+        if member_validation:
+            entry["validation"] = member_validation[index]
+        members.append(entry)
+    geometries = [card.get("tile_geometry") or {} for card in cards]
+    wanted = max((geometry.get("input_size") or 0 for geometry in geometries), default=0)
+    geometry = tile_geometry(model, wanted or None)
+    return {
+        "model": {
+            "arch": "ensemble",
+            "rule": rule,
+            "members": members,
+            "padding": cards[0]["model"].get("padding"),
+            "n_classes": cards[0]["model"].get("n_classes"),
+            "channels": cards[0]["model"].get("channels"),
+            "output_activation": "log_softmax",
+            "output_key": None,
+            "parameters": int(model.count_params()),
+        },
+        "preprocessing": cards[0]["preprocessing"],
+        "tile_geometry": dataclasses.asdict(geometry),
+        "training": {
+            **training,
+            "wall_seconds": sum((card.get("training") or {}).get("wall_seconds") or 0
+                                for card in cards),
+            "best_validation": validation,
+        },
+    }
