@@ -5,8 +5,8 @@ Run by hand from the repository root:
     python3 benchmarks/bench_export.py [--bundle runs/NAME/best] [--data-dir DRIVE]
         [--images 4] [--repeats 2] [--threads 2] [--calibration-tiles 32] [--keep DIR]
 
-The bundle defaults to ``../runs/drive-chained/best`` when present, else a freshly built
-(untrained) chained U-Net with 16 filters and depth 4. Held-out images: the bundle card's
+The bundle defaults to the bundled ``vesselnet/pretrained/drive-ensemble`` when present, else
+a freshly built (untrained) chained U-Net with 16 filters and depth 4. Held-out images: the bundle card's
 validation images from the DRIVE training split (``../shared/datasets/DRIVE``), else the last
 four DRIVE training images, else synthetic retinas. Every format is exported into a temporary
 folder (or ``--keep``) with the bundle's tile; int8 is calibrated on DRIVE training images that
@@ -45,7 +45,7 @@ from vesselnet.metrics import MetricAccumulator  # noqa: E402
 from vesselnet.models import build_model  # noqa: E402
 from vesselnet.preprocessing import PreprocessConfig, preprocess  # noqa: E402
 
-DEFAULT_BUNDLE = REPOSITORY.parent / "runs" / "drive-chained" / "best"
+DEFAULT_BUNDLE = REPOSITORY / "vesselnet" / "pretrained" / "drive-ensemble"
 DEFAULT_DRIVE = REPOSITORY.parent / "shared" / "datasets" / "DRIVE"
 
 
@@ -53,8 +53,8 @@ def load_network(bundle: Path):
     """(model, card, description) of the bundle, or of a fresh model when it is missing."""
     if (bundle / "card.json").is_file():
         model, card = load_bundle(bundle)
-        training = card.get("training") or {}
-        return model, card, f"{bundle} (step {training.get('steps')})"
+        steps = (card.get("training") or {}).get("steps")
+        return model, card, f"{bundle} (step {steps})" if steps else str(bundle)
     keras.utils.set_random_seed(0)
     model = build_model("chained", filters=16, depth=4)
     card = default_card(model)

@@ -34,7 +34,7 @@ FORMAT_VERSION = 1
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 """Bundles shipped inside the package, one directory each."""
 
-DEFAULT_MODEL = PRETRAINED_DIR / "drive-chained"
+DEFAULT_MODEL = PRETRAINED_DIR / "drive-ensemble"
 """The bundled pretrained model (a bundle directory), used when no model is given."""
 
 

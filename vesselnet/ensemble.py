@@ -26,6 +26,7 @@ from vesselnet.inference import tile_geometry
 from vesselnet.layers import ENSEMBLE_RULES
 from vesselnet.models import ensemble_model
 from vesselnet.preprocessing import PreprocessConfig, preprocess
+from vesselnet.training.validation import Validator
 
 _MEMBER_MODEL_KEYS = ("arch", "filters", "depth", "padding", "options", "output_activation",
                       "parameters")
@@ -78,6 +79,7 @@ def make_ensemble(out: str | Path, members, rule: str = "probability",
     start = time.perf_counter()
     if rule not in ENSEMBLE_RULES:
         raise ValueError(f"rule must be one of {ENSEMBLE_RULES}, got {rule!r}")
+    members = list(members)
     paths = [resolve_bundle(member) for member in members]
     if len(paths) < 2:
         raise ValueError(f"an ensemble needs at least two member bundles, got {len(paths)}")
@@ -93,12 +95,11 @@ def make_ensemble(out: str | Path, members, rule: str = "probability",
         if not training.get("validation_images"):
             raise ValueError("the members' cards name no held-out images to score on")
         records, inputs = _held_out(training, cards[0]["preprocessing"], data_dir)
-        from vesselnet.training.validation import Validator
-
         validator = Validator(records, inputs)
         validation = _scores(validator(model).metrics)
         member_validation = [_scores(validator(network).metrics) for network, _ in loaded]
-    card = _card(model, rule, paths, cards, training, validation, member_validation)
+    card = _card(model, rule, members, paths, cards, training, validation,
+                 member_validation)
     if notes:
         card["notes"] = notes
     save_bundle(out, model, card)
@@ -165,10 +166,10 @@ def _is_number(value) -> bool:
     return True
 
 
-def _card(model, rule, paths, cards, training, validation, member_validation) -> dict:
+def _card(model, rule, sources, paths, cards, training, validation, member_validation) -> dict:
     members = []
     for index, (path, card) in enumerate(zip(paths, cards)):
-        entry = {"source": str(path),
+        entry = {"source": str(sources[index]),
                  "model": {key: card["model"].get(key) for key in _MEMBER_MODEL_KEYS
                            if key in card["model"]},
                  "training": {key: (card.get("training") or {}).get(key)
