@@ -75,6 +75,17 @@ def test_ensemble_model_saves_loads_and_leaves_its_members_unchanged(tmp_path):
                                atol=1e-6)
 
 
+def test_valid_padding_members_of_equal_margins_give_the_same_smaller_output():
+    keras.utils.set_random_seed(3)
+    unet = build_model("unet", filters=4, depth=2)  # valid padding: 44 -> 28
+    resunet = build_model("resunet", filters=4, depth=2)
+    model = ensemble_model([unet, resunet])
+    image = np.random.default_rng(3).random((1, 44, 44, 1), np.float32)
+    assert model(image).shape == unet(image).shape == (1, 28, 28, 2)
+    expected = (np.exp(unet(image)) + np.exp(resunet(image))) / 2
+    np.testing.assert_allclose(np.exp(model(image)), expected, atol=1e-6)
+
+
 def test_ensemble_model_refuses_members_that_cannot_be_averaged():
     chained, unet = _members()
     with pytest.raises(ValueError, match="at least two members"):
