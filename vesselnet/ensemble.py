@@ -17,15 +17,14 @@ import dataclasses
 import time
 from pathlib import Path
 
-import numpy as np
-
 from vesselnet.bundle import load_bundle, resolve_bundle, save_bundle
 from vesselnet.data import read_dataset
 from vesselnet.data.records import select_records
 from vesselnet.inference import tile_geometry
 from vesselnet.layers import ENSEMBLE_RULES
 from vesselnet.models import ensemble_model
-from vesselnet.preprocessing import PreprocessConfig, preprocess
+from vesselnet.preprocessing import PreprocessConfig
+from vesselnet.training.sources import preprocess_records
 from vesselnet.training.validation import Validator
 
 _MEMBER_MODEL_KEYS = ("arch", "filters", "depth", "padding", "options", "output_activation",
@@ -96,8 +95,8 @@ def make_ensemble(out: str | Path, members, rule: str = "probability",
             raise ValueError("the members' cards name no held-out images to score on")
         records, inputs = _held_out(training, cards[0]["preprocessing"], data_dir)
         validator = Validator(records, inputs)
-        validation = _scores(validator(model).metrics)
-        member_validation = [_scores(validator(network).metrics) for network, _ in loaded]
+        validation = validator(model).scores
+        member_validation = [validator(network).scores for network, _ in loaded]
     card = _card(model, rule, members, paths, cards, training, validation,
                  member_validation)
     if notes:
@@ -146,24 +145,7 @@ def _shared_training(paths, cards) -> dict:
 def _held_out(training: dict, preprocessing: dict, data_dir):
     records = read_dataset(training["dataset"], data_dir, training["split"])
     records = select_records(records, training["validation_images"], "held-out images")
-    config = PreprocessConfig.from_dict(preprocessing)
-    inputs = [np.asarray(preprocess(record.image, config, record.fov if config.needs_fov else None),
-                         np.float32) for record in records]
-    return records, inputs
-
-
-def _scores(metrics: dict) -> dict:
-    """The validation scores as the training cards name them."""
-    return {("auc" if key == "auc_roc" else key): float(value)
-            for key, value in metrics.items() if _is_number(value)}
-
-
-def _is_number(value) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+    return records, preprocess_records(records, PreprocessConfig.from_dict(preprocessing))
 
 
 def _card(model, rule, sources, paths, cards, training, validation, member_validation) -> dict:

@@ -182,11 +182,9 @@ class _Run:
     def _validate(self, state: TrainingState) -> tuple[TrainingState, bool]:
         result = self.validator(self.model)
         seconds = state.wall_seconds
-        scores = {key: value for key, value in result.metrics.items()
-                  if key not in ("f1", "auc_roc")}
-        self.history.add_validation(state.step, seconds, result.f1, result.auc, **scores)
-        self.log.scalars(state.step, {"validation/f1": result.f1, "validation/auc": result.auc,
-                                      **{f"validation/{k}": v for k, v in scores.items()}})
+        scores = result.scores
+        self.history.add_validation(state.step, seconds, **scores)
+        self.log.scalars(state.step, {f"validation/{key}": value for key, value in scores.items()})
         self.log.image(state.step, "validation/input_probability_truth", result.preview)
         improved = math.isfinite(result.f1) and not (result.f1 <= state.best_f1)
         if improved:

@@ -67,7 +67,8 @@ def split_validation(records: list[ImageRecord], data: DataConfig):
     return train, held
 
 
-def _preprocessed(records, config: PreprocessConfig) -> list[np.ndarray]:
+def preprocess_records(records, config: PreprocessConfig) -> list[np.ndarray]:
+    """The float32 ``[H, W, C]`` network inputs of ``records`` under ``config``."""
     return [np.asarray(preprocess(r.image, config, r.fov if config.needs_fov else None),
                        np.float32) for r in records]
 
@@ -80,5 +81,5 @@ def load_run_images(data: DataConfig) -> RunImages:
         grayscale = config.grayscale if config.grayscale is not None else "green"
         mean, std = fit_statistics([r.image for r in train], [r.fov for r in train], grayscale)
         config = config.with_statistics(mean, std)
-    return RunImages(train, validation, _preprocessed(train, config),
-                     _preprocessed(validation, config), config)
+    return RunImages(train, validation, preprocess_records(train, config),
+                     preprocess_records(validation, config), config)

@@ -27,6 +27,13 @@ class ValidationResult:
     metrics: dict
     preview: np.ndarray
 
+    @property
+    def scores(self) -> dict:
+        """The scores as run histories and bundle cards name them: ``f1``, ``auc`` (ROC) and
+        the other metrics under their own names."""
+        rest = {key: value for key, value in self.metrics.items() if key not in ("f1", "auc_roc")}
+        return {"f1": self.f1, "auc": self.auc, **rest}
+
 
 class Validator:
     """Scores a model on whole validation images (pooled F1 and AUC inside the FOV).
