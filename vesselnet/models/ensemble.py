@@ -58,7 +58,7 @@ def ensemble_model(members, rule: str = "probability", name: str = "ensemble") -
                              "outputs (two or more classes)")
         activations.append(activation)
         classes.add(select_output(member.output).shape[-1])
-        geometry = tile_geometry(member, 128)
+        geometry = tile_geometry(member)
         margins.add(geometry.input_size - geometry.output_size)
     if len(classes) != 1:
         raise ValueError(f"the members output different numbers of classes: {sorted(classes)}")
