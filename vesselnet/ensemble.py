@@ -97,8 +97,7 @@ def make_ensemble(out: str | Path, members, rule: str = "probability",
         validator = Validator(records, inputs)
         validation = validator(model).scores
         member_validation = [validator(network).scores for network, _ in loaded]
-    card = _card(model, rule, members, paths, cards, training, validation,
-                 member_validation)
+    card = _card(model, rule, members, cards, training, validation, member_validation)
     if notes:
         card["notes"] = notes
     save_bundle(out, model, card)
@@ -148,15 +147,15 @@ def _held_out(training: dict, preprocessing: dict, data_dir):
     return records, preprocess_records(records, PreprocessConfig.from_dict(preprocessing))
 
 
-def _card(model, rule, sources, paths, cards, training, validation, member_validation) -> dict:
+def _card(model, rule, sources, cards, training, validation, member_validation) -> dict:
     members = []
-    for index, (path, card) in enumerate(zip(paths, cards)):
+    trainings = [card.get("training") or {} for card in cards]
+    for index, (card, member_training) in enumerate(zip(cards, trainings)):
         entry = {"source": str(sources[index]),
                  "model": {key: card["model"].get(key) for key in _MEMBER_MODEL_KEYS
                            if key in card["model"]},
-                 "training": {key: (card.get("training") or {}).get(key)
-                              for key in _MEMBER_TRAINING_KEYS},
-                 "config": (card.get("training") or {}).get("config")}
+                 "training": {key: member_training.get(key) for key in _MEMBER_TRAINING_KEYS},
+                 "config": member_training.get("config")}
         if member_validation:
             entry["validation"] = member_validation[index]
         members.append(entry)
@@ -179,8 +178,7 @@ def _card(model, rule, sources, paths, cards, training, validation, member_valid
         "tile_geometry": dataclasses.asdict(geometry),
         "training": {
             **training,
-            "wall_seconds": sum((card.get("training") or {}).get("wall_seconds") or 0
-                                for card in cards),
+            "wall_seconds": sum(member.get("wall_seconds") or 0 for member in trainings),
             "best_validation": validation,
         },
     }
