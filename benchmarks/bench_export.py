@@ -38,9 +38,13 @@ import keras  # noqa: E402
 
 from vesselnet.bundle import default_card, load_bundle  # noqa: E402
 from vesselnet.data import read_drive, synthetic_retina  # noqa: E402
-from vesselnet.export import export_saved_model, export_tflite, load_any_model  # noqa: E402
-from vesselnet.export.saved_model import export_geometry  # noqa: E402
+from vesselnet.export.saved_model import (
+    export_geometry,  # noqa: E402
+    export_saved_model,
+)
+from vesselnet.export.tflite import export_tflite
 from vesselnet.inference import predict_image  # noqa: E402
+from vesselnet.loading.loader import load_any_model  # noqa: E402
 from vesselnet.metrics import MetricAccumulator  # noqa: E402
 from vesselnet.models import build_model  # noqa: E402
 from vesselnet.preprocessing import PreprocessConfig, preprocess  # noqa: E402

@@ -90,7 +90,7 @@ def whole_image_seconds(model, shape, geometry, repeats):
 def bench_bundled_model(repeats):
     """The bundled model as ``vesselnet predict`` runs it: FOV, preprocessing, automatic tiling."""
     from vesselnet.data import derive_fov, synthetic_retina
-    from vesselnet.predict import load_model_source
+    from vesselnet.loading.runner import load_model_source
 
     runner = load_model_source(None)
     photograph = synthetic_retina(0).image  # 565x584 RGB
@@ -153,7 +153,7 @@ def hrf_memory_child():
     ``ru_maxrss`` is inherited from the parent across fork/exec on Linux, so the peak is read
     from ``VmHWM``, reset first through ``/proc/self/clear_refs``.
     """
-    from vesselnet.predict import load_model_source
+    from vesselnet.loading.runner import load_model_source
 
     model = load_model_source(None).model  # the bundled model
     image = np.random.default_rng(0).random(HRF_SHAPE, dtype=np.float32)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from vesselnet.data import ImageRecord, read_drive, synthetic_dataset
 from vesselnet.data.augment import AugmentConfig
 from vesselnet.data.pipeline import PatchConfig, dataset_from_source, make_patch_source
-from vesselnet.data import ImageRecord, read_drive, synthetic_dataset
 
 DRIVE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "DRIVE" / "training"
 # (input, output, note): same padding; valid padding with 3 and 4 poolings

@@ -19,8 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from PIL import Image
 
-from vesselnet.atomic import atomic_write_bytes
-from vesselnet.predict import SAMPLE_IMAGE, predict_files
+from vesselnet.core.files import atomic_write_bytes
+from vesselnet.jobs.predict import SAMPLE_IMAGE, predict_files
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "notebooks" / "figures" / "sample_result.png"
 

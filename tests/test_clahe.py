@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import DRIVE_TRAINING
+
 from vesselnet.preprocessing import clahe, clahe_batch, clahe_reference
 
 DRIVE_IMAGES = DRIVE_TRAINING / "images"

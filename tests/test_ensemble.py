@@ -7,12 +7,12 @@ import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import DRIVE_DIR, needs_drive
+
 from vesselnet.bundle import load_bundle, save_bundle
 from vesselnet.cli import main
-from vesselnet.ensemble import make_ensemble
 from vesselnet.inference import output_activation, predict_image, tile_geometry
+from vesselnet.jobs.ensemble import make_ensemble
 from vesselnet.layers import ClassProbabilityMean
 from vesselnet.models import build_model, ensemble_model
 from vesselnet.preprocessing import CLASSIC_CONFIG

@@ -14,13 +14,9 @@ from click.testing import CliRunner
 from vesselnet.bundle import load_bundle, save_bundle
 from vesselnet.cli import main
 from vesselnet.data import read_dataset, write_synthetic_dataset
-from vesselnet.evaluation import (
-    ScorePool,
-    error_map,
-    per_image_csv,
-    vessel_morphology,
-)
 from vesselnet.inference import predict_image
+from vesselnet.jobs.plots import error_map
+from vesselnet.jobs.report import per_image_csv
 from vesselnet.metrics import (
     METRIC_NAMES,
     MetricAccumulator,
@@ -28,6 +24,8 @@ from vesselnet.metrics import (
     segmentation_metrics,
     ssim_map,
 )
+from vesselnet.metrics.morphology import vessel_morphology
+from vesselnet.metrics.scoring import ScorePool
 from vesselnet.models import build_model
 from vesselnet.preprocessing import CLASSIC_CONFIG, preprocess
 

@@ -21,24 +21,24 @@ from tensorflow.core.protobuf import saved_model_pb2
 from vesselnet.bundle import save_bundle
 from vesselnet.cli import main
 from vesselnet.data import derive_fov, read_drive, synthetic_retina
-from vesselnet.export import (
-    MIN_IMAGE_SIDE,
-    QUANTIZATIONS,
-    TFLiteTileModel,
-    calibration_tiles,
-    check_quantizations,
-    derive_fov_tf,
-    export_saved_model,
-    export_tflite,
-    load_any_model,
-    predict_request,
-)
 from vesselnet.export import saved_model as saved_model_module
-from vesselnet.export.job import ExportOptions, _calibration_records
-from vesselnet.export.serving import decode_request, parse_predict_response, rest_url
+from vesselnet.export.calibration import calibration_tiles
+from vesselnet.export.saved_model import export_saved_model
+from vesselnet.export.serving import (
+    decode_request,
+    parse_predict_response,
+    predict_request,
+    rest_url,
+)
+from vesselnet.export.signatures import MIN_IMAGE_SIDE
+from vesselnet.export.tflite import QUANTIZATIONS, check_quantizations, export_tflite
 from vesselnet.inference import predict_image, tile_geometry, vessel_probability
+from vesselnet.jobs.export import ExportOptions, _calibration_records
+from vesselnet.loading.loader import load_any_model
+from vesselnet.loading.runtimes import TFLiteTileModel
 from vesselnet.models import build_model
 from vesselnet.preprocessing import CLASSIC_CONFIG, PreprocessConfig, Step, preprocess
+from vesselnet.preprocessing.fov import derive_fov_tf
 
 TILE_SIZE = 132  # depth-3 U-Net, valid padding: output 92
 # z-score and min-max inside the FOV: the exported graph must derive the FOV itself

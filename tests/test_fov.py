@@ -3,7 +3,6 @@
 import cv2
 import numpy as np
 import pytest
-
 from conftest import DRIVE_DIR, needs_drive
 
 from vesselnet.data import derive_fov, mask_agreement, read_drive, synthetic_retina

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from vesselnet.cli import main
+from vesselnet.core.sizes import _trace
 from vesselnet.layers import RecurrentConv2D
 from vesselnet.models import (
     ARCHITECTURES,
@@ -21,7 +22,6 @@ from vesselnet.models import (
     stage_crop,
     summarize,
 )
-from vesselnet.models.sizes import _trace
 
 
 def _conv_layers(model):

@@ -5,7 +5,11 @@ import pytest
 import tensorflow as tf
 
 from vesselnet.data.patches import (
-    build_patch_source, crop_centre, extract_patch, reflect_coordinates, sample_patch_centre,
+    build_patch_source,
+    crop_centre,
+    extract_patch,
+    reflect_coordinates,
+    sample_patch_centre,
 )
 
 

@@ -5,12 +5,15 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
-
 from conftest import DRIVE_DIR, needs_drive
+
 from vesselnet.data import read_drive
 from vesselnet.data.augment import AugmentConfig
 from vesselnet.data.pipeline import (
-    PatchConfig, default_preprocess, make_training_dataset, steps_per_epoch,
+    PatchConfig,
+    default_preprocess,
+    make_training_dataset,
+    steps_per_epoch,
 )
 from vesselnet.data.records import ImageRecord
 from vesselnet.training.distribute import op_determinism

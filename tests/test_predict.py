@@ -17,15 +17,10 @@ from vesselnet.bundle import load_bundle, save_bundle
 from vesselnet.cli import main
 from vesselnet.data import derive_fov, read_photograph, write_synthetic_dataset
 from vesselnet.inference import predict_image
+from vesselnet.jobs.outputs import encode_probability, overlay
+from vesselnet.jobs.photographs import collect_inputs
+from vesselnet.jobs.predict import PredictionOptions, parse_threshold, predict_files
 from vesselnet.models import build_model
-from vesselnet.predict import (
-    PredictionOptions,
-    collect_inputs,
-    encode_probability,
-    overlay,
-    parse_threshold,
-    predict_files,
-)
 from vesselnet.preprocessing import CLASSIC_CONFIG, PreprocessConfig, preprocess
 
 SIZE = (96, 96)

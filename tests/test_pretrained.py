@@ -18,9 +18,9 @@ from vesselnet.bundle import (
 )
 from vesselnet.cli import main
 from vesselnet.data import synthetic_retina
+from vesselnet.loading.runner import DEFAULT_MODEL, InferenceOptions, load_model_source
 from vesselnet.metrics import segmentation_metrics
 from vesselnet.models import build_model
-from vesselnet.predict.runner import DEFAULT_MODEL, InferenceOptions, load_model_source
 from vesselnet.preprocessing import CLASSIC_CONFIG
 
 

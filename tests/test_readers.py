@@ -6,9 +6,9 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from conftest import DRIVE_DIR, needs_drive
 from PIL import Image
 
-from conftest import DRIVE_DIR, needs_drive
 from vesselnet.data import (
     READERS,
     VesselnetDataError,

@@ -29,13 +29,13 @@ from vesselnet.losses import weighted_cross_entropy
 from vesselnet.models import build_model
 from vesselnet.training import (
     CheckpointStore,
-    WorkerRole,
-    build_components,
     RunHistory,
     TrainingDivergedError,
     TrainingObjective,
     TrainingState,
     WarmupSchedule,
+    WorkerRole,
+    build_components,
     build_optimizer,
     fit,
     total_steps,

@@ -5,11 +5,14 @@ import math
 import numpy as np
 import pytest
 import scipy.ndimage
-
 from conftest import DRIVE_TRAINING
+
 from vesselnet.data.records import ImageRecord
 from vesselnet.data.weights import (
-    border_weights, class_balance_weights, clear_weight_map_cache, record_weight_map,
+    border_weights,
+    class_balance_weights,
+    clear_weight_map_cache,
+    record_weight_map,
     unet_weight_map,
 )
 

@@ -23,7 +23,7 @@ import numpy as np
 
 import vesselnet.layers  # noqa: F401  (registers the custom layers for loading)
 from vesselnet import __version__
-from vesselnet.atomic import atomic_directory
+from vesselnet.core.files import atomic_directory, json_ready
 from vesselnet.preprocessing import CLASSIC_CONFIG
 
 MODEL_FILE = "model.keras"
@@ -36,22 +36,6 @@ PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 DEFAULT_MODEL = PRETRAINED_DIR / "drive-ensemble"
 """The bundled pretrained model (a bundle directory), used when no model is given."""
-
-
-def json_ready(value):
-    """``value`` with NaN / infinity as None, NumPy scalars as Python numbers and paths as
-    strings, recursively: what ``json.dumps(..., allow_nan=False)`` accepts."""
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(key): json_ready(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(item) for item in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def save_bundle(path: str | Path, model: keras.Model, card: dict) -> Path:
@@ -96,7 +80,7 @@ def card_markdown(card: dict) -> str:
     """The human-readable model card (``README.md`` of a bundle) for ``card``.
 
     Every figure in it comes from ``card`` (written by training or by
-    :func:`vesselnet.ensemble.make_ensemble`), none is typed by hand.
+    :func:`vesselnet.jobs.ensemble.make_ensemble`), none is typed by hand.
     """
     model = card.get("model", {})
     training = card.get("training") or {}

@@ -215,7 +215,7 @@ class _ThresholdType(click.ParamType):
     name = "FLOAT|otsu"
 
     def convert(self, value, param, context):
-        from vesselnet.predict.job import parse_threshold
+        from vesselnet.jobs.predict import parse_threshold
 
         try:
             return parse_threshold(value)
@@ -247,7 +247,7 @@ class _Progress:
 
 
 def _inference_options(tile_size, batch_size, tta):
-    from vesselnet.predict import InferenceOptions
+    from vesselnet.loading.runner import InferenceOptions
 
     return InferenceOptions(tile_size=tile_size, batch_size=batch_size, tta=tta)
 
@@ -288,7 +288,7 @@ def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta
       vesselnet predict photo.jpg --model runs/drive/best
       vesselnet predict photos/ 'more/**/*.png' --out seg --format png16 --threshold otsu
     """
-    from vesselnet.predict import SAMPLE_IMAGE, PredictionOptions, predict_files
+    from vesselnet.jobs.predict import SAMPLE_IMAGE, PredictionOptions, predict_files
 
     if not inputs:
         click.echo(f"no INPUT given: segmenting the bundled sample {SAMPLE_IMAGE}", err=True)
@@ -351,7 +351,7 @@ def evaluate_command(model_path, dataset, data_dir, split, images, out_dir, thre
       vesselnet evaluate --dataset drive --data-dir DRIVE --split training \
           --images 37,38,39,40 --out held-out
     """
-    from vesselnet.evaluation import EvaluationOptions, evaluate_dataset
+    from vesselnet.jobs.evaluate import EvaluationOptions, evaluate_dataset
 
     progress = _Progress("evaluating")
     try:
@@ -404,8 +404,8 @@ def export_command(model_path, export_format, out_dir, name, model_version, tile
       vesselnet export --model runs/drive/best --format tflite --quantize float16,int8 \\
           --calibration-data ../shared/datasets/DRIVE
     """
-    from vesselnet.export.job import ExportOptions, export_model
     from vesselnet.export.tflite import check_quantizations
+    from vesselnet.jobs.export import ExportOptions, export_model
 
     formats = ("saved_model", "tflite") if export_format == "all" else (export_format,)
     try:
@@ -446,7 +446,7 @@ def ensemble_command(out_dir, members, rule, data_dir, notes_file):
       vesselnet ensemble runs/ensemble runs/drive/best runs/drive-baseline/best \\
           --data-dir ../shared/datasets/DRIVE
     """
-    from vesselnet.ensemble import make_ensemble
+    from vesselnet.jobs.ensemble import make_ensemble
 
     try:
         result = make_ensemble(out_dir, members, rule, data_dir,

@@ -16,8 +16,8 @@ import numbers
 
 import keras
 
-from vesselnet import activations
-from vesselnet.activations import OUTPUT_ACTIVATIONS
+from vesselnet.core import activations
+from vesselnet.core.activations import OUTPUT_ACTIVATIONS
 
 ACTIVATIONS = OUTPUT_ACTIVATIONS
 _EPSILON = 1e-7

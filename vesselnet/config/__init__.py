@@ -3,7 +3,7 @@
 A run is described by one :class:`RunConfig` with the sections ``data``, ``model``,
 ``patches`` (:class:`~vesselnet.data.pipeline.PatchConfig`), ``augment``
 (:class:`~vesselnet.data.augment.AugmentConfig`), ``loss``, ``optimizer`` and ``training``.
-:func:`load_config` reads a TOML file or a named preset (``vesselnet/configs/NAME.toml``) and
+:func:`load_config` reads a TOML file or a named preset (``vesselnet/config/presets/NAME.toml``) and
 applies ``section.key=value`` overrides whose values are TOML literals. :func:`to_toml` writes
 the resolved configuration back (``tomllib`` only reads TOML). ``patches.batch_size``,
 ``patches.seed`` and ``patches.output_size`` are derived from ``training`` and the model.

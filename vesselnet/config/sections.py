@@ -13,7 +13,7 @@ from vesselnet.losses import LOSSES
 from vesselnet.models import ARCHITECTURES, ModelOptions, model_output_size
 from vesselnet.preprocessing import CLASSIC_CONFIG, PreprocessConfig
 
-PRESET_DIR = Path(__file__).resolve().parents[1] / "configs"  # vesselnet/configs/*.toml
+PRESET_DIR = Path(__file__).resolve().parent / "presets"  # vesselnet/config/presets/*.toml
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")

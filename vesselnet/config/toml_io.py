@@ -136,7 +136,7 @@ def apply_overrides(values: dict, overrides) -> dict:
 
 
 def preset_path(name_or_path: str | Path) -> Path:
-    """A TOML file path, or ``vesselnet/configs/NAME.toml`` for a preset name."""
+    """A TOML file path, or ``vesselnet/config/presets/NAME.toml`` for a preset name."""
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():

@@ -27,7 +27,7 @@ import math
 
 import tensorflow as tf
 
-from vesselnet.dictconfig import DictConfig
+from vesselnet.core.dictconfig import DictConfig
 
 _TRUNCATE_SIGMAS = 3.0  # elastic displacements are clipped to +-3 alpha; Gaussian radius 3 sigma
 

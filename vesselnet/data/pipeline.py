@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from vesselnet.core.dictconfig import DictConfig
 from vesselnet.data.augment import AugmentConfig, augment_tile
 from vesselnet.data.patches import (
     PatchSource,
@@ -33,7 +34,6 @@ from vesselnet.data.patches import (
 )
 from vesselnet.data.records import ImageRecord
 from vesselnet.data.weights import record_weight_map
-from vesselnet.dictconfig import DictConfig
 
 PreprocessFn = Callable[[np.ndarray], np.ndarray]
 

@@ -16,8 +16,6 @@
 """
 
 from vesselnet.export.calibration import calibration_tiles
-from vesselnet.export.fov import derive_fov_tf
-from vesselnet.export.loading import FORMATS, LoadedModel, load_any_model
 from vesselnet.export.saved_model import (
     SIGNATURES,
     existing_versions,
@@ -35,27 +33,19 @@ from vesselnet.export.tflite import (
     convert_tile_models,
     export_tflite,
 )
-from vesselnet.export.tile_models import SavedModelTileModel, TFLiteTileModel, TileModel
 
 __all__ = [
-    "FORMATS",
     "MIN_IMAGE_SIDE",
     "QUANTIZATIONS",
     "SIGNATURES",
-    "LoadedModel",
-    "SavedModelTileModel",
-    "TFLiteTileModel",
-    "TileModel",
     "calibration_tiles",
     "check_quantizations",
     "convert_tile_model",
     "convert_tile_models",
-    "derive_fov_tf",
     "existing_versions",
     "export_saved_model",
     "export_tflite",
     "is_saved_model",
-    "load_any_model",
     "parse_predict_response",
     "predict_request",
     "read_saved_model_card",

@@ -30,7 +30,7 @@ import keras
 import tensorflow as tf
 
 from vesselnet import __version__
-from vesselnet.atomic import atomic_directory, atomic_write_text
+from vesselnet.core.files import atomic_directory, atomic_write_text
 from vesselnet.export.signatures import (
     MIN_IMAGE_SIDE,
     PROBABILITY_OUTPUT,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from vesselnet.export.fov import derive_fov_tf
 from vesselnet.inference import (
     DEFAULT_BATCH_SIZE,
     TileGeometry,
@@ -21,6 +20,7 @@ from vesselnet.inference import (
     vessel_probability,
 )
 from vesselnet.preprocessing import PreprocessConfig, preprocess
+from vesselnet.preprocessing.fov import derive_fov_tf
 
 #: Smallest photograph side the ``serving_default`` graph accepts. Images smaller than the
 #: network's tile are mirror-padded by the tiling; below this size a fundus photograph (and
@@ -89,7 +89,7 @@ def photograph_fn(model: keras.Model, config: PreprocessConfig, geometry: TileGe
                   activation: str | None = None):
     """``photograph [1, H, W, 3] uint8 -> {"probability", "fov"}`` in TF ops.
 
-    In order: run-time checks, the FOV by :func:`~vesselnet.export.fov.derive_fov_tf`, the
+    In order: run-time checks, the FOV by :func:`~vesselnet.preprocessing.fov.derive_fov_tf`, the
     card's preprocessing (given the FOV when a step needs it), overlap-tile prediction with
     ``geometry`` (:func:`~vesselnet.inference.make_tiled_predictor`; images smaller than a
     tile are mirror-padded).

@@ -2,7 +2,7 @@
 
 A ``.tflite`` file holds ``tiles [B, T, T, C] -> vessel probability [B, t, t]`` (batch
 resizable, ``T`` and ``t`` fixed); preprocessing and tiling stay on the host
-(:class:`~vesselnet.export.tile_models.TFLiteTileModel` runs a file through
+(:class:`~vesselnet.loading.runtimes.TFLiteTileModel` runs a file through
 ``vesselnet.inference.predict_image``). Quantizations (``QUANTIZATIONS``):
 
 - ``float32``: no quantization.
@@ -32,12 +32,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vesselnet.atomic import atomic_write_bytes, atomic_write_text
+from vesselnet.core.files import atomic_write_bytes, atomic_write_text
 from vesselnet.export.calibration import DEFAULT_CALIBRATION_TILES, calibration_tiles
 from vesselnet.export.saved_model import export_card, export_geometry, save_signatures
 from vesselnet.export.signatures import tile_probability_fn
-from vesselnet.export.tile_models import TFLiteTileModel  # noqa: F401  (re-exported)
 from vesselnet.inference import ACTIVATIONS, TileGeometry, output_activation, select_output
+from vesselnet.loading.runtimes import TFLiteTileModel  # noqa: F401  (re-exported)
 from vesselnet.preprocessing import PreprocessConfig
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from vesselnet import activations
-from vesselnet.activations import OUTPUT_ACTIVATIONS
+from vesselnet.core import activations
+from vesselnet.core.activations import OUTPUT_ACTIVATIONS
 
 ACTIVATIONS = OUTPUT_ACTIVATIONS
 # Layers that move or crop a map without changing its values, walked through to the activation.

@@ -10,7 +10,7 @@ import numbers
 
 import keras
 
-from vesselnet.activations import OUTPUT_ACTIVATIONS, vessel_probability
+from vesselnet.core.activations import OUTPUT_ACTIVATIONS, vessel_probability
 
 ACTIVATIONS = OUTPUT_ACTIVATIONS
 

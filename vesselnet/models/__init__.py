@@ -5,6 +5,14 @@
 sizes a network accepts; ``summarize`` reports sizes and counts.
 """
 
+from vesselnet.core.sizes import (
+    input_size_for_output,
+    is_valid_input_size,
+    nearest_valid_input_sizes,
+    output_size,
+    smallest_input_size,
+    stage_crop,
+)
 from vesselnet.models.builder import (
     ARCHITECTURES,
     ModelOptions,
@@ -13,14 +21,6 @@ from vesselnet.models.builder import (
     model_output_size,
 )
 from vesselnet.models.ensemble import ensemble_model
-from vesselnet.models.sizes import (
-    input_size_for_output,
-    is_valid_input_size,
-    nearest_valid_input_sizes,
-    output_size,
-    smallest_input_size,
-    stage_crop,
-)
 from vesselnet.models.summary import ModelSummary, summarize
 
 __all__ = [

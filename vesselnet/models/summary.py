@@ -7,7 +7,7 @@ import dataclasses
 import keras
 
 from vesselnet.layers import RecurrentConv2D
-from vesselnet.models import sizes
+from vesselnet.core import sizes
 from vesselnet.models.builder import build_model, geometry
 
 

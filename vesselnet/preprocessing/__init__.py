@@ -5,6 +5,7 @@
 - ``PreprocessConfig`` / ``Step``: the pipeline as JSON-serialisable data; ``preprocess`` /
   ``preprocess_batch`` run it; ``fit_statistics`` gives the data-set z-score statistics.
 - ``Preprocess``: the pipeline as a Keras layer in front of a network.
+- ``derive_fov_tf``: the field of view in TF ops (for exported graphs).
 """
 
 from vesselnet.preprocessing.clahe import clahe, clahe_batch, clahe_reference
@@ -15,7 +16,8 @@ from vesselnet.preprocessing.config import (
     PreprocessConfig,
     Step,
 )
-from vesselnet.preprocessing.layers import Preprocess
+from vesselnet.preprocessing.fov import derive_fov_tf
+from vesselnet.preprocessing.keras_layer import Preprocess
 from vesselnet.preprocessing.ops import (
     DEFAULT_GRAYSCALE,
     GRAYSCALE_PRESETS,
@@ -37,6 +39,7 @@ __all__ = [
     "GREEN_WEIGHTS",
     "ITU_R_601_WEIGHTS",
     "Preprocess",
+    "derive_fov_tf",
     "PreprocessConfig",
     "STEP_PARAMETERS",
     "Step",

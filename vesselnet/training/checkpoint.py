@@ -19,7 +19,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from vesselnet.atomic import replace_directory, sync_directory
+from vesselnet.core.files import replace_directory, sync_directory
 from vesselnet.training.distribute import WorkerRole
 
 PREFIX = "ckpt-"

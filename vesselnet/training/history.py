@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from vesselnet.atomic import atomic_write_text
+from vesselnet.core.files import atomic_write_text
 
 
 def _clean(value):

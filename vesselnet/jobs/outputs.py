@@ -15,8 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vesselnet.atomic import atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
-from vesselnet.bundle import json_ready
+from vesselnet.core.files import atomic_write_bytes, atomic_write_text, json_ready  # noqa: F401  (re-exported)
 
 MAP_FORMATS = {"png8": ".png", "png16": ".png", "npy": ".npy"}
 """Probability-map formats and their file suffixes."""

@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from vesselnet import __version__
+from vesselnet.core.files import atomic_write_bytes
 from vesselnet.data import VesselnetDataError, read_dataset
 from vesselnet.data.readers import dataset_key
 from vesselnet.data.records import select_records
-from vesselnet.evaluation import plots
-from vesselnet.evaluation.morphology import MORPHOLOGY_NAMES, vessel_morphology
-from vesselnet.evaluation.report import (
+from vesselnet.jobs import plots
+from vesselnet.jobs.outputs import encode_probability
+from vesselnet.jobs.report import (
     FIGURES_FOLDER,
     MAPS_FOLDER,
     PR_FILE,
@@ -23,14 +24,10 @@ from vesselnet.evaluation.report import (
     EvaluationReport,
     write_report,
 )
-from vesselnet.evaluation.scoring import ScorePool, SimilarityPool, mean_scores
+from vesselnet.loading.runner import InferenceOptions, load_model_source
 from vesselnet.metrics.confusion import check_threshold
-from vesselnet.predict import (
-    InferenceOptions,
-    atomic_write_bytes,
-    encode_probability,
-    load_model_source,
-)
+from vesselnet.metrics.morphology import MORPHOLOGY_NAMES, vessel_morphology
+from vesselnet.metrics.scoring import ScorePool, SimilarityPool, mean_scores
 
 DEFAULT_SPLITS = {"drive": "test", "chase_db1": "test", "stare": "all", "hrf": "all",
                   "generic": "all"}
@@ -114,7 +111,7 @@ def evaluate_dataset(model_path: str | Path | None, dataset: str, data_dir: str 
         progress: called after each image with ``(name, done, total)``. Defaults to None.
 
     Returns:
-        An :class:`~vesselnet.evaluation.report.EvaluationReport`.
+        An :class:`~vesselnet.jobs.report.EvaluationReport`.
 
     Raises:
         ValueError: unknown data set, unreadable or unlabelled images (VesselnetDataError,

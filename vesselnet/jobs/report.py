@@ -15,7 +15,8 @@ import io
 import math
 from pathlib import Path
 
-from vesselnet.predict import atomic_write_text, json_text
+from vesselnet.core.files import atomic_write_text
+from vesselnet.jobs.outputs import json_text
 
 METRICS_FILE = "metrics.json"
 PER_IMAGE_FILE = "per_image.csv"

@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from vesselnet.predict import atomic_write_bytes
+from vesselnet.core.files import atomic_write_bytes
 
 TRUE_POSITIVE = (255, 255, 255)
 FALSE_POSITIVE = (255, 140, 0)  # orange: predicted vessel, not in the ground truth

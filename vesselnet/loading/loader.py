@@ -23,8 +23,8 @@ import numpy as np
 
 from vesselnet.bundle import CARD_FILE, MODEL_FILE, load_bundle
 from vesselnet.export.saved_model import existing_versions, is_saved_model, read_saved_model_card
-from vesselnet.export.tile_models import SavedModelTileModel, TFLiteTileModel, TileModel
 from vesselnet.inference import DEFAULT_BATCH_SIZE, TileGeometry, predict_image
+from vesselnet.loading.runtimes import SavedModelTileModel, TFLiteTileModel, TileModel
 from vesselnet.preprocessing import CLASSIC_CONFIG, PreprocessConfig
 
 FORMATS = ("bundle", "keras", "saved_model", "tflite")
@@ -36,7 +36,7 @@ class LoadedModel:
 
     Args:
         model: a ``keras.Model`` (bundle, ``.keras``) or a
-            :class:`~vesselnet.export.tile_models.TileModel` (SavedModel, TFLite); both go
+            :class:`~vesselnet.loading.runtimes.TileModel` (SavedModel, TFLite); both go
             into ``vesselnet.inference.predict_image`` with :meth:`predict_arguments`.
         card: the bundle card (``preprocessing``, ``model``, ``tile_geometry``, and for
             exports an ``export`` section).

@@ -20,18 +20,21 @@ from skimage.filters import threshold_otsu
 
 from vesselnet import __version__
 from vesselnet.data import read_photograph
-from vesselnet.predict.inputs import FovSource, InputFile, collect_inputs
-from vesselnet.predict.runner import InferenceOptions, load_model_source
-from vesselnet.predict.writers import (
+from vesselnet.jobs.outputs import (
     MAP_FORMATS,
     atomic_write_text,
     json_text,
     write_prediction,
 )
+from vesselnet.jobs.photographs import FovSource, InputFile, collect_inputs
+from vesselnet.loading.runner import InferenceOptions, load_model_source
 
 SUMMARY_FILE = "predictions.json"
 IMAGE_ERRORS = (ValueError, OSError, cv2.error, tf.errors.OpError)
 """Errors that fail one image (bad file, wrong size, out of memory) but not the whole job."""
+
+SAMPLE_IMAGE = Path(__file__).resolve().parents[1] / "samples" / "synthetic_retina.png"
+"""The bundled sample photograph (``vesselnet.data.synthetic_retina(2026)``)."""
 
 
 def parse_threshold(value) -> float | str:
@@ -210,7 +213,7 @@ def predict_files(inputs: list[str | Path], model_path: str | Path | None, out_d
 
     Args:
         inputs: files, folders and glob patterns (see
-            :func:`~vesselnet.predict.inputs.collect_inputs`).
+            :func:`~vesselnet.jobs.photographs.collect_inputs`).
         model_path: bundle directory or ``.keras`` file; None for the bundled pretrained model.
         out_dir: output folder, created when missing.
         options: formats, threshold, FOV and inference settings. Defaults to

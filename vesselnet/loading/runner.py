@@ -22,12 +22,9 @@ from vesselnet.bundle import (
     MODEL_FILE,
     resolve_bundle,
 )
-from vesselnet.export.loading import LoadedModel, load_any_model
 from vesselnet.inference import DEFAULT_BATCH_SIZE, TTA_MODES
+from vesselnet.loading.loader import LoadedModel, load_any_model
 from vesselnet.preprocessing import PreprocessConfig, preprocess
-
-SAMPLE_IMAGE = Path(__file__).resolve().parents[1] / "samples" / "synthetic_retina.png"
-"""The bundled sample photograph (``vesselnet.data.synthetic_retina(2026)``)."""
 
 NOT_YET_SUPPORTED = {".h5": "legacy HDF5"}
 """Model file suffixes recognised but not loadable, with the format's name."""

@@ -9,10 +9,13 @@ prefixes ``.tmp-`` / ``.old-`` so their owners can clean them up.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 
 def sync_directory(path: Path) -> None:
@@ -86,3 +89,19 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """UTF-8 text version of :func:`atomic_write_bytes`."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def json_ready(value):
+    """``value`` with NaN / infinity as None, NumPy scalars as Python numbers and paths as
+    strings, recursively: what ``json.dumps(..., allow_nan=False)`` accepts."""
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(key): json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
