@@ -13,7 +13,7 @@ folder (or ``--keep``) with the bundle's tile; int8 is calibrated on DRIVE train
 are not held out (synthetic retinas without DRIVE).
 
 Rows: the Keras network with ``predict_image``; each TFLite variant through LiteRT with the
-same host tiling (``load_any_model``); the SavedModel's ``serving_default`` signature, whose
+same host tiling (``vesselnet.loading.load_model``); the SavedModel's ``serving_default`` signature, whose
 time includes the in-graph FOV and preprocessing (the other rows get a preprocessed image).
 F1 (at 0.5) and AUC-ROC are pooled over the held-out images inside their official FOV
 (``vesselnet.metrics``); "abs dp" is the probability difference to Keras in the FOVs. Latency is
@@ -34,20 +34,20 @@ import numpy as np
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
+import dataclasses  # noqa: E402
+
 import keras  # noqa: E402
 
-from vesselnet.bundle import default_card, load_bundle  # noqa: E402
+from vesselnet.bundle import default_card  # noqa: E402
+from vesselnet.card import ModelCard  # noqa: E402
 from vesselnet.data import read_drive, synthetic_retina  # noqa: E402
-from vesselnet.export.saved_model import (
-    export_geometry,  # noqa: E402
-    export_saved_model,
-)
-from vesselnet.export.tflite import export_tflite
-from vesselnet.inference import predict_image  # noqa: E402
-from vesselnet.loading.loader import load_any_model  # noqa: E402
+from vesselnet.export.saved_model import export_geometry, export_saved_model  # noqa: E402
+from vesselnet.export.tflite import export_tflite  # noqa: E402
+from vesselnet.inference import TileGeometry, predict_image  # noqa: E402
+from vesselnet.loading import load_model  # noqa: E402
 from vesselnet.metrics import MetricAccumulator  # noqa: E402
 from vesselnet.models import build_model  # noqa: E402
-from vesselnet.preprocessing import PreprocessConfig, preprocess  # noqa: E402
+from vesselnet.preprocessing import preprocess  # noqa: E402
 
 DEFAULT_BUNDLE = REPOSITORY / "vesselnet" / "pretrained" / "drive-ensemble"
 DEFAULT_DRIVE = REPOSITORY.parent / "shared" / "datasets" / "DRIVE"
@@ -56,23 +56,23 @@ DEFAULT_DRIVE = REPOSITORY.parent / "shared" / "datasets" / "DRIVE"
 def load_network(bundle: Path):
     """(model, card, description) of the bundle, or of a fresh model when it is missing."""
     if (bundle / "card.json").is_file():
-        model, card = load_bundle(bundle)
-        steps = (card.get("training") or {}).get("steps")
+        loaded = load_model(bundle)
+        model, card = loaded.model, loaded.card
+        steps = card.training.steps if card.training else None
         return model, card, f"{bundle} (step {steps})" if steps else str(bundle)
     keras.utils.set_random_seed(0)
     model = build_model("chained", filters=16, depth=4)
-    card = default_card(model)
-    card["tile_geometry"] = {"input_size": 372, "output_size": 196, "alignment": 8}
+    card = dataclasses.replace(default_card(model), tile_geometry=TileGeometry(372, 196, 8))
     return model, card, "fresh chained f16 d4 (untrained; no bundle found)"
 
 
-def held_out_records(card: dict, data_dir: Path, count: int):
+def held_out_records(card: ModelCard, data_dir: Path, count: int):
     """(held-out records, calibration records, description)."""
     if not (data_dir / "training" / "images").is_dir():
         records = [synthetic_retina(seed) for seed in range(100, 100 + count)]
         return records, None, "synthetic retinas (DRIVE not found)"
     records = read_drive(data_dir, "training")
-    names = ((card.get("training") or {}).get("validation_images")) or [
+    names = card.validation_images or [
         record.name for record in records[-4:]]
     held = [record for record in records if record.name in names][:count]
     rest = [record for record in records if record.name not in names]
@@ -121,9 +121,9 @@ def main(arguments=None) -> None:
 
     model, card, description = load_network(options.bundle)
     records, calibration, data = held_out_records(card, options.data_dir, options.images)
-    config = PreprocessConfig.from_dict(card["preprocessing"])
+    config = card.preprocessing
     geometry = export_geometry(model, card)
-    inputs = [preprocess(record.image, config, record.fov if config.needs_fov else None).numpy()
+    inputs = [preprocess(record.image, config, record.fov).numpy()
               for record in records]
     print(f"model: {description}; {model.count_params():,} parameters; tile {geometry}")
     print(f"held-out images: {data}")
@@ -147,11 +147,11 @@ def main(arguments=None) -> None:
         rows.append(("Keras (.keras)", keras_file.stat().st_size, seconds,
                      *scores(reference, records)))
         for quantization, path in tflite.items():
-            loaded = load_any_model(path, num_threads=options.threads)
+            loaded = load_model(path, num_threads=options.threads)
             outputs, seconds = timed(loaded.predict, inputs, options.repeats)
             rows.append((f"TFLite {quantization}", path.stat().st_size, seconds,
                          *scores(outputs, records, reference)))
-        loaded = load_any_model(saved_model)
+        loaded = load_model(saved_model)
         outputs, seconds = timed(lambda record: loaded.model.predict_photograph(record.image)[0],
                                  records, options.repeats)
         rows.append(("SavedModel serving_default*", folder_size(saved_model), seconds,

@@ -90,14 +90,14 @@ def whole_image_seconds(model, shape, geometry, repeats):
 def bench_bundled_model(repeats):
     """The bundled model as ``vesselnet predict`` runs it: FOV, preprocessing, automatic tiling."""
     from vesselnet.data import derive_fov, synthetic_retina
-    from vesselnet.loading.runner import load_model_source
+    from vesselnet.loading import load_model
 
-    runner = load_model_source(None)
+    loaded = load_model()
     photograph = synthetic_retina(0).image  # 565x584 RGB
     fov = derive_fov(photograph)
-    print(f"\nbundled model: {runner.description}, {runner.model.count_params():,} parameters")
-    first, median = seconds(lambda: runner.probability(photograph, fov), repeats)
-    auto = choose_tile_geometry(runner.model, *photograph.shape[:2])
+    print(f"\nbundled model: {loaded.description}, {loaded.model.count_params():,} parameters")
+    first, median = seconds(lambda: loaded.probability(photograph, fov), repeats)
+    auto = choose_tile_geometry(loaded.model, *photograph.shape[:2])
     row("bundled", f"photograph -> map, auto in {auto.input_size} out {auto.output_size}",
         tiles_of(auto, 0), first, median)
 
@@ -153,9 +153,9 @@ def hrf_memory_child():
     ``ru_maxrss`` is inherited from the parent across fork/exec on Linux, so the peak is read
     from ``VmHWM``, reset first through ``/proc/self/clear_refs``.
     """
-    from vesselnet.loading.runner import load_model_source
+    from vesselnet.loading import load_model
 
-    model = load_model_source(None).model  # the bundled model
+    model = load_model().model  # the bundled model
     image = np.random.default_rng(0).random(HRF_SHAPE, dtype=np.float32)
     geometry = choose_tile_geometry(model, *HRF_SHAPE[:2])
     predict_image(model, image[:64, :64], tile_size=geometry)  # traces the function

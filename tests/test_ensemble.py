@@ -10,12 +10,13 @@ from click.testing import CliRunner
 from conftest import DRIVE_DIR, needs_drive
 
 from vesselnet.bundle import load_bundle, save_bundle
+from vesselnet.card import Architecture, ModelCard, TrainingRecord
 from vesselnet.cli import main
-from vesselnet.inference import output_activation, predict_image, tile_geometry
+from vesselnet.inference import TileGeometry, output_activation, predict_image, tile_geometry
 from vesselnet.jobs.ensemble import make_ensemble
 from vesselnet.layers import ClassProbabilityMean
 from vesselnet.models import build_model, ensemble_model
-from vesselnet.preprocessing import CLASSIC_CONFIG
+from vesselnet.preprocessing import CLASSIC_CONFIG, PreprocessConfig
 
 HELD_OUT = ["37_training", "38_training", "39_training", "40_training"]
 TRAIN = [f"{number}_training" for number in range(21, 37)]
@@ -103,16 +104,15 @@ def test_ensemble_model_refuses_members_that_cannot_be_averaged():
 
 
 def _bundle(path, model, train=TRAIN, held_out=HELD_OUT, preprocessing=None, wall=60.0):
-    card = {
-        "model": {"arch": model.name, "filters": 4, "depth": 2, "padding": "same",
-                  "n_classes": 2, "channels": 1, "options": {},
-                  "output_activation": "log_softmax", "parameters": model.count_params()},
-        "preprocessing": preprocessing or CLASSIC_CONFIG.to_dict(),
-        "tile_geometry": {"input_size": 48, "output_size": 48, "alignment": 4},
-        "training": {"steps": 10, "total_steps": 10, "wall_seconds": wall, "dataset": "DRIVE",
-                     "train_images": list(train), "validation_images": list(held_out),
-                     "best_validation": {"step": 10, "f1": 0.5, "auc": 0.9}},
-    }
+    card = ModelCard(
+        Architecture(model.name, filters=4, depth=2, padding="same", n_classes=2, channels=1,
+                     output_activation="log_softmax", parameters=model.count_params()),
+        PreprocessConfig.from_dict(preprocessing) if preprocessing else CLASSIC_CONFIG,
+        tile_geometry=TileGeometry(48, 48, 4),
+        training=TrainingRecord(steps=10, total_steps=10, wall_seconds=wall, dataset="DRIVE",
+                                train_images=tuple(train), validation_images=tuple(held_out),
+                                best_validation={"step": 10, "f1": 0.5, "auc": 0.9}),
+    )
     return save_bundle(path, model, card)
 
 
@@ -160,13 +160,13 @@ def test_ensemble_bundle_is_scored_on_the_held_out_drive_images(tmp_path):
     assert result.exit_code == 0, result.output
     assert "ensemble: F1" in result.output
     model, card = load_bundle(tmp_path / "out")
-    assert card["model"]["arch"] == "ensemble"
-    assert card["model"]["parameters"] == chained.count_params() + unet.count_params()
-    assert [member["source"] for member in card["model"]["members"]] == [str(first), str(second)]
-    training = card["training"]
-    assert training["validation_images"] == HELD_OUT and training["wall_seconds"] == 90.0
-    scores = [member["validation"] for member in card["model"]["members"]]
-    ensemble = training["best_validation"]
+    assert card.model.arch == "ensemble"
+    assert card.model.parameters == chained.count_params() + unet.count_params()
+    assert [member.source for member in card.model.members] == [str(first), str(second)]
+    training = card.training
+    assert list(training.validation_images) == HELD_OUT and training.wall_seconds == 90.0
+    scores = [member.validation for member in card.model.members]
+    ensemble = training.best_validation
     assert all(0 <= entry["auc"] <= 1 for entry in scores + [ensemble])
     # the untrained members differ, so their scores do too
     assert scores[0]["auc"] != scores[1]["auc"]

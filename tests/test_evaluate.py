@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from vesselnet.bundle import load_bundle, save_bundle
+from vesselnet.card import Architecture, ModelCard
 from vesselnet.cli import main
 from vesselnet.data import read_dataset, write_synthetic_dataset
 from vesselnet.inference import predict_image
@@ -35,8 +36,7 @@ SIZE = (96, 96)
 def tiny_bundle(folder, arch):
     keras.utils.set_random_seed(11)
     model = build_model(arch, filters=4, depth=3)
-    return save_bundle(folder / arch, model, {"model": {"arch": arch},
-                                              "preprocessing": CLASSIC_CONFIG.to_dict()})
+    return save_bundle(folder / arch, model, ModelCard(Architecture(arch), CLASSIC_CONFIG))
 
 
 @pytest.fixture(scope="module")

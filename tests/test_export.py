@@ -1,6 +1,6 @@
 """Export and deployment: SavedModel signatures and layout, core ops only, atomic versions,
 graph-side input checks, a fresh process without vesselnet, the REST body, TFLite variants
-under LiteRT, ``load_any_model`` and the ``export`` command."""
+under LiteRT, ``load_model`` and the ``export`` command."""
 
 import json
 import os
@@ -19,6 +19,7 @@ from conftest import DRIVE_DIR, needs_drive
 from tensorflow.core.protobuf import saved_model_pb2
 
 from vesselnet.bundle import save_bundle
+from vesselnet.card import Architecture, ModelCard, TrainingRecord
 from vesselnet.cli import main
 from vesselnet.data import derive_fov, read_drive, synthetic_retina
 from vesselnet.export import saved_model as saved_model_module
@@ -34,7 +35,7 @@ from vesselnet.export.signatures import MIN_IMAGE_SIDE
 from vesselnet.export.tflite import QUANTIZATIONS, check_quantizations, export_tflite
 from vesselnet.inference import predict_image, tile_geometry, vessel_probability
 from vesselnet.jobs.export import ExportOptions, _calibration_records
-from vesselnet.loading.loader import load_any_model
+from vesselnet.loading import load_model
 from vesselnet.loading.runtimes import TFLiteTileModel
 from vesselnet.models import build_model
 from vesselnet.preprocessing import CLASSIC_CONFIG, PreprocessConfig, Step, preprocess
@@ -54,10 +55,7 @@ def network():
     keras.utils.set_random_seed(11)
     model = build_model("unet", filters=4, depth=3)
     geometry = tile_geometry(model, TILE_SIZE)
-    card = {"model": {"arch": "unet"}, "preprocessing": FOV_CONFIG.to_dict(),
-            "tile_geometry": {"input_size": geometry.input_size,
-                              "output_size": geometry.output_size,
-                              "alignment": geometry.alignment}}
+    card = ModelCard(Architecture("unet"), FOV_CONFIG, tile_geometry=geometry)
     return model, card, geometry
 
 
@@ -285,7 +283,7 @@ def test_client_helper_rejects_bad_arguments(call, message):
         call()
 
 
-# ---- TFLite and load_any_model -------------------------------------------------------------
+# ---- TFLite and load_model -------------------------------------------------------------
 
 def test_tflite_float32_matches_keras_and_predicts_whole_images(network, tmp_path):
     model, card, geometry = network
@@ -296,7 +294,7 @@ def test_tflite_float32_matches_keras_and_predicts_whole_images(network, tmp_pat
     expected = vessel_probability(model(tiles), "log_softmax").numpy()
     np.testing.assert_allclose(tile_model.predict_tiles(tiles), expected, atol=1e-4)
 
-    loaded = load_any_model(paths["float32"])
+    loaded = load_model(paths["float32"])
     assert loaded.format == "tflite" and loaded.geometry == geometry  # alignment from the card
     image = synthetic_retina(5, (150, 170)).image
     network_input = preprocess(image, loaded.preprocessing, derive_fov(image)).numpy()
@@ -307,26 +305,26 @@ def test_tflite_float32_matches_keras_and_predicts_whole_images(network, tmp_pat
         loaded.predict(network_input, tile_size=geometry.input_size + 16)
 
 
-def test_load_any_model_reads_every_format(network, exported, tmp_path):
+def test_load_model_reads_every_format(network, exported, tmp_path):
     model, card, geometry = network
     save_bundle(tmp_path / "bundle", model, card)
     model.save(tmp_path / "plain.keras")
     image = preprocess(synthetic_retina(6, (60, 64)).image, CLASSIC_CONFIG).numpy()
     expected = predict_image(model, image, tile_size=geometry)
     for path, fmt in ((tmp_path / "bundle", "bundle"), (exported, "saved_model")):
-        loaded = load_any_model(path)
+        loaded = load_model(path)
         assert loaded.format == fmt and loaded.preprocessing == FOV_CONFIG
         np.testing.assert_allclose(loaded.predict(image, tile_size=geometry.input_size),
                                    expected, atol=1e-5)
-    keras_file = load_any_model(tmp_path / "plain.keras")
+    keras_file = load_model(tmp_path / "plain.keras")
     assert keras_file.format == "keras" and keras_file.preprocessing == CLASSIC_CONFIG
     assert keras_file.geometry is None and keras_file.predict_arguments(372) == {"tile_size": 372}
-    newest = load_any_model(exported.parent)  # TF Serving's model folder: highest version
+    newest = load_model(exported.parent)  # TF Serving's model folder: highest version
     assert (newest.format, newest.source, newest.geometry) == ("saved_model", exported, geometry)
     (tmp_path / "notes.txt").write_text("x")
     for bad in (tmp_path / "missing", tmp_path / "notes.txt", tmp_path):
         with pytest.raises(ValueError, match=str(bad.name)):
-            load_any_model(bad)
+            load_model(bad)
 
 
 def test_calibration_tiles_come_from_preprocessed_photographs(network):
@@ -372,7 +370,7 @@ def test_every_tflite_variant_converts_and_runs_under_litert(network, tmp_path):
     assert expected.std() > 0.05  # spread out: differences are measurable
     sizes, errors, correlations = {}, {}, {}
     for quantization, path in paths.items():
-        probability = load_any_model(path).predict(network_input)[record.fov]
+        probability = load_model(path).predict(network_input)[record.fov]
         sizes[quantization] = path.stat().st_size
         errors[quantization] = np.abs(probability - expected).mean()
         correlations[quantization] = np.corrcoef(probability, expected)[0, 1]
@@ -384,20 +382,23 @@ def test_every_tflite_variant_converts_and_runs_under_litert(network, tmp_path):
     assert errors["dynamic"] < 0.01 and errors["int8"] < 0.02
     assert min(correlations.values()) == correlations["int8"] > 0.95
     assert sizes["int8"] < sizes["float16"] < sizes["float32"]
-    assert load_any_model(paths["int8"]).model.input_dtype == np.int8
+    assert load_model(paths["int8"]).model.input_dtype == np.int8
 
 
 @needs_drive
 def test_calibration_leaves_out_the_models_validation_images():
     options = ExportOptions(calibration_data=DRIVE_DIR, calibration_dataset="drive")
-    card = {"training": {"dataset": "DRIVE", "validation_images": ["37_training", "40_training"]}}
-    names = [record.name for record in _calibration_records(options, card)]
+    def card(dataset=None, held_out=()):
+        training = TrainingRecord(dataset=dataset, validation_images=tuple(held_out))
+        return ModelCard(Architecture("unet"), training=training if dataset else None)
+
+    names = [record.name for record in _calibration_records(
+        options, card("DRIVE", ["37_training", "40_training"]))]
     assert len(names) == 18 and "37_training" not in names and "40_training" not in names
-    other = {"training": {"dataset": "CHASE_DB1", "validation_images": ["37_training"]}}
+    other = card("CHASE_DB1", ["37_training"])
     assert len(_calibration_records(options, other)) == 20
-    assert len(_calibration_records(options, {})) == 20
-    everything = {"training": {"dataset": "drive", "validation_images": names + [
-        "37_training", "40_training"]}}
+    assert len(_calibration_records(options, card())) == 20
+    everything = card("drive", names + ["37_training", "40_training"])
     with pytest.raises(ValueError, match="validation images"):
         _calibration_records(options, everything)
 
@@ -414,7 +415,7 @@ def test_export_command_writes_both_formats(network, tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(path.name for path in out.glob("*.tflite")) == [
         f"v_{geometry.input_size}_float32.tflite", f"v_{geometry.input_size}_int8.tflite"]
-    loaded = load_any_model(out / "v")
+    loaded = load_model(out / "v")
     assert loaded.format == "saved_model" and loaded.preprocessing == CLASSIC_CONFIG
     image = synthetic_retina(8, (64, 80)).image
     probability, _ = loaded.model.predict_photograph(image)

@@ -103,8 +103,8 @@ def test_tile_geometry_by_output_fixed_models_and_trace_fallback(identity, monke
     assert tile_geometry(fixed) == TileGeometry(140, 100, 4)  # period from the layers
     with pytest.raises(ValueError, match="fixed 140.*wanted_input=144"):
         tile_geometry(fixed, 144)
-    # models whose graph cannot be walked are probed by tracing a TF graph instead
-    monkeypatch.setattr(geometry_module, "_can_walk", lambda model: False)
+    # models that are not of the family are probed by tracing a TF graph instead
+    monkeypatch.setattr(geometry_module, "network_facts", lambda model: None)
     assert tile_geometry(build_model("unet", filters=2, depth=3), 101) == TileGeometry(100, 60, 4)
 
 

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from vesselnet import losses
+from vesselnet.core.activations import OUTPUT_ACTIVATIONS
 
 # One 2x2 image. Vessel probabilities, labels and pixel weights; pixel (1, 1) is outside the FOV.
 VESSEL_PROBABILITY = np.array([[0.9, 0.2], [0.6, 0.3]], np.float32)
@@ -31,7 +32,7 @@ def scalar(tensor):
     return float(keras.ops.convert_to_numpy(tensor))
 
 
-@pytest.mark.parametrize("activation", losses.ACTIVATIONS)
+@pytest.mark.parametrize("activation", OUTPUT_ACTIVATIONS)
 def test_weighted_cross_entropy_hand_value(activation):
     # numerator: 3 * 1 * -ln .9 + 1 * 1 * -ln .8 + 3 * 2 * -ln .6 ; denominator: 1 + 1 + 2
     expected = (-3 * math.log(0.9) - math.log(0.8) - 6 * math.log(0.6)) / 4
@@ -76,7 +77,7 @@ def test_all_zero_weights_give_zero_not_nan():
     assert scalar(losses.soft_dice_loss(y_true, y_pred)) == 0.0
 
 
-@pytest.mark.parametrize("activation", losses.ACTIVATIONS)
+@pytest.mark.parametrize("activation", OUTPUT_ACTIVATIONS)
 def test_soft_dice_hand_value_ignores_border_weight_magnitude(activation):
     # Masked: p = .9, .2, .6 ; y = 1, 0, 1. Intersection 1.5, sum p 1.7, sum y 2, smooth 1.
     expected = 1 - (2 * 1.5 + 1) / (1.7 + 2 + 1)

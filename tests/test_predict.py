@@ -14,6 +14,7 @@ from skimage.filters import threshold_otsu
 
 import vesselnet.bundle as bundle_module
 from vesselnet.bundle import load_bundle, save_bundle
+from vesselnet.card import Architecture, ModelCard
 from vesselnet.cli import main
 from vesselnet.data import derive_fov, read_photograph, write_synthetic_dataset
 from vesselnet.inference import predict_image
@@ -21,7 +22,7 @@ from vesselnet.jobs.outputs import encode_probability, overlay
 from vesselnet.jobs.photographs import collect_inputs
 from vesselnet.jobs.predict import PredictionOptions, parse_threshold, predict_files
 from vesselnet.models import build_model
-from vesselnet.preprocessing import CLASSIC_CONFIG, PreprocessConfig, preprocess
+from vesselnet.preprocessing import CLASSIC_CONFIG, preprocess
 
 SIZE = (96, 96)
 
@@ -32,8 +33,7 @@ def bundle(tmp_path_factory):
     keras.utils.set_random_seed(5)
     model = build_model("unet", filters=4, depth=3)
     return save_bundle(tmp_path_factory.mktemp("model") / "tiny", model,
-                       {"model": {"arch": "unet", "filters": 4, "depth": 3},
-                        "preprocessing": CLASSIC_CONFIG.to_dict()})
+                       ModelCard(Architecture("unet", filters=4, depth=3), CLASSIC_CONFIG))
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def expected_probability(bundle_path, image_path, fov=None):
     model, card = reference_model(bundle_path)
     image = read_photograph(image_path, grayscale="replicate")
     fov = derive_fov(image) if fov is None else fov
-    config = PreprocessConfig.from_dict(card["preprocessing"])
+    config = card.preprocessing
     probability = predict_image(model, np.asarray(preprocess(image, config)))
     return np.where(fov, probability, 0.0).astype(np.float32), image, fov
 

@@ -16,9 +16,10 @@ from vesselnet.bundle import (
     resolve_bundle,
     save_bundle,
 )
+from vesselnet.card import Architecture, ModelCard, TrainingRecord
 from vesselnet.cli import main
 from vesselnet.data import synthetic_retina
-from vesselnet.loading.runner import DEFAULT_MODEL, InferenceOptions, load_model_source
+from vesselnet.loading import DEFAULT_MODEL, InferenceOptions, load_model
 from vesselnet.metrics import segmentation_metrics
 from vesselnet.models import build_model
 from vesselnet.preprocessing import CLASSIC_CONFIG
@@ -30,9 +31,9 @@ def pretrained_dir(tmp_path, monkeypatch):
     keras.utils.set_random_seed(2)
     folder = tmp_path / "pretrained"
     save_bundle(folder / "tiny-unet", build_model("unet", filters=2, depth=2),
-                {"model": {"arch": "unet", "filters": 2, "depth": 2, "parameters": 1234},
-                 "preprocessing": CLASSIC_CONFIG.to_dict(),
-                 "training": {"best_validation": {"f1": 0.5, "auc": 0.75}}})
+                ModelCard(Architecture("unet", filters=2, depth=2, parameters=1234),
+                          CLASSIC_CONFIG,
+                          training=TrainingRecord(best_validation={"f1": 0.5, "auc": 0.75})))
     (folder / "not-a-bundle").mkdir()
     monkeypatch.setattr(bundle_module, "PRETRAINED_DIR", folder)
     return folder
@@ -49,10 +50,10 @@ def test_models_lists_pretrained_bundles_with_their_validation_figures(pretraine
 
 
 def test_a_bundled_model_is_found_by_name(pretrained_dir):
-    runner = load_model_source("tiny-unet", InferenceOptions())
+    runner = load_model("tiny-unet", InferenceOptions())
     assert runner.model.name == "unet"
     with pytest.raises(ValueError, match="no-such-model"):
-        load_model_source("no-such-model", InferenceOptions())
+        load_model("no-such-model", InferenceOptions())
 
 
 def test_resolve_bundle_maps_none_and_names_to_bundled_folders(pretrained_dir, tmp_path):
@@ -78,14 +79,13 @@ def test_the_shipped_default_model_is_small_documented_and_predicts():
     size = sum(path.stat().st_size for path in DEFAULT_MODEL.iterdir())
     assert size <= 10 * 2**20 and (DEFAULT_MODEL / MODEL_FILE).is_file()
     assert (DEFAULT_MODEL / CARD_FILE).is_file() and (DEFAULT_MODEL / "README.md").is_file()
-    best = card["training"]["best_validation"]
+    best = card.best_validation
     assert 0.5 < best["f1"] <= 1 and 0.5 < best["auc"] <= 1
-    members = card["model"].get("members") or [{"training": card["training"]}]
-    assert all(member["training"]["validation_curve"] for member in members)
-    assert card["preprocessing"]["steps"]
+    trainings = [member.training for member in card.model.members] or [card.training]
+    assert all(training.validation_curve for training in trainings)
+    assert card.preprocessing.steps
     record = synthetic_retina(0, size=(292, 282))
-    probability = load_model_source(None, InferenceOptions()).probability(record.image,
-                                                                       record.fov)
+    probability = load_model(None, InferenceOptions()).probability(record.image, record.fov)
     assert probability.shape == (292, 282)
     assert np.isfinite(probability).all() and 0 <= probability.min() <= probability.max() <= 1
     # It finds the vessels of a synthetic retina it never saw (trained on DRIVE only);

@@ -23,6 +23,7 @@ import tensorflow as tf
 from click.testing import CliRunner
 
 from vesselnet.bundle import CARD_FILE, MODEL_FILE, README_FILE, load_bundle, save_bundle
+from vesselnet.card import Architecture, ModelCard, TrainingRecord
 from vesselnet.cli import main
 from vesselnet.config import LossConfig, ModelConfig, OptimizerConfig, load_config
 from vesselnet.losses import weighted_cross_entropy
@@ -225,15 +226,15 @@ def test_drive_preset_holds_out_images_37_to_40():
 def test_bundle_round_trip_keeps_outputs_and_card_and_replaces_atomically(tmp_path):
     model = build_model("chained", filters=2, depth=2, padding="same")
     x = np.random.default_rng(0).random((1, 16, 16, 1)).astype(np.float32)
-    path = save_bundle(tmp_path / "best", model, {"model": {"arch": "chained"},
-                                                  "score": math.nan})
+    path = save_bundle(tmp_path / "best", model, ModelCard(
+        Architecture("chained"), training=TrainingRecord(best_validation={"f1": math.nan})))
     assert sorted(p.name for p in path.iterdir()) == [README_FILE, CARD_FILE, MODEL_FILE]
     loaded, card = load_bundle(path)
     np.testing.assert_allclose(loaded(x)["final"], model(x)["final"], atol=1e-6)
-    assert card["model"] == {"arch": "chained"} and card["score"] is None
-    assert card["format"] == "vesselnet.bundle"
-    save_bundle(path, model, {"model": {"arch": "second"}})
-    assert load_bundle(path)[1]["model"]["arch"] == "second"
+    assert card.model == Architecture("chained") and card.best_validation == {"f1": None}
+    assert json.loads((path / CARD_FILE).read_text())["format"] == "vesselnet.bundle"
+    save_bundle(path, model, ModelCard(Architecture("second")))
+    assert load_bundle(path)[1].model.arch == "second"
     assert [p.name for p in tmp_path.iterdir()] == ["best"]  # no temporaries left
 
 
@@ -242,7 +243,7 @@ def test_load_bundle_accepts_a_plain_keras_file_with_default_preprocessing(tmp_p
     model.save(tmp_path / "net.keras")
     loaded, card = load_bundle(tmp_path / "net.keras")
     assert loaded.count_params() == model.count_params()
-    assert card["preprocessing"]["steps"][2]["name"] == "clahe" and card["training"] is None
+    assert card.preprocessing.steps[2].name == "clahe" and card.training is None
     with pytest.raises(ValueError, match="not a model bundle"):
         load_bundle(tmp_path)
 
@@ -272,14 +273,14 @@ def test_fit_writes_config_checkpoints_history_logs_and_bundles(reference_run):
     best = max(history["validation"], key=lambda entry: entry["f1"])
     assert result.best_f1 == pytest.approx(best["f1"]) and result.best_step == best["step"]
     _, card = load_bundle(run_dir / "best")
-    assert card["training"]["best_validation"]["step"] == best["step"]
-    assert card["model"]["arch"] == "unet" and card["model"]["depth"] == 2
-    assert card["tile_geometry"]["input_size"] == 36
-    assert card["tile_geometry"]["output_size"] == 20
-    assert card["training"]["validation_images"] == ["synthetic_003"]
+    assert card.best_validation["step"] == best["step"]
+    assert card.model.arch == "unet" and card.model.depth == 2
+    assert card.tile_geometry.input_size == 36
+    assert card.tile_geometry.output_size == 20
+    assert card.training.validation_images == ("synthetic_003",)
     final_model, final_card = load_bundle(run_dir / "final")
-    assert final_card["training"]["steps"] == 6
-    assert len(final_card["training"]["validation_curve"]) == 2
+    assert final_card.training.steps == 6
+    assert len(final_card.training.validation_curve) == 2
 
 
 def test_tensorboard_events_hold_loss_learning_rate_validation_and_an_image(reference_run):
@@ -373,7 +374,7 @@ def test_early_stopping_after_patience_validations_without_a_better_f1(tmp_path)
     assert result.stopped_early and result.steps == 3 and result.best_step == 1
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [entry["step"] for entry in history["validation"]] == [1, 2, 3]
-    assert load_bundle(tmp_path / "run" / "final")[1]["training"]["steps"] == 3
+    assert load_bundle(tmp_path / "run" / "final")[1].training.steps == 3
     assert (tmp_path / "run" / "checkpoints" / "ckpt-00000003").is_dir()
 
 
@@ -440,7 +441,7 @@ def test_killed_run_resumes_from_its_last_checkpoint_with_the_same_batches(tmp_p
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed from" in resumed.stdout and "trained 12 steps" in resumed.stdout
     _, card = load_bundle(run_dir / "final")
-    assert card["training"]["steps"] == 12
+    assert card.training.steps == 12
     # deterministic CPU: measured difference 0.0 (bit-identical weights), see TOLERANCE
     assert max_difference(weights(tmp_path / "straight" / "final"),
                           weights(run_dir / "final")) <= TOLERANCE
@@ -514,7 +515,7 @@ def test_synthetic_preset_trains_end_to_end_and_the_loss_goes_down(tmp_path):
     losses = [entry["loss"] for entry in history["train"]]
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:3])
     _, card = load_bundle(tmp_path / "run" / "best")
-    assert card["training"]["best_validation"]["f1"] > 0.5
+    assert card.best_validation["f1"] > 0.5
 
 
 def test_synthetic_preset_shortened_writes_bundles_and_history(tmp_path):

@@ -41,11 +41,10 @@ def _pretrained_summaries() -> dict:
     summaries = {}
     for name, path in pretrained_bundles().items():
         card = read_card(path)
-        training = card.get("training", {})
         summaries[name] = {
-            "arch": card.get("model", {}).get("arch"),
-            "parameters": card.get("model", {}).get("parameters", 0),
-            "best_validation": training.get("best_validation"),
+            "arch": card.model.arch,
+            "parameters": card.model.parameters or 0,
+            "best_validation": card.best_validation,
             "path": str(path),
         }
     return summaries
@@ -247,7 +246,7 @@ class _Progress:
 
 
 def _inference_options(tile_size, batch_size, tta):
-    from vesselnet.loading.runner import InferenceOptions
+    from vesselnet.inference import InferenceOptions
 
     return InferenceOptions(tile_size=tile_size, batch_size=batch_size, tta=tta)
 
@@ -460,5 +459,5 @@ def ensemble_command(out_dir, members, rule, data_dir, notes_file):
         for name, scores in rows:
             click.echo(f"{name}: F1 {scores['f1']:.4f}  AUC {scores['auc']:.4f}  "
                        f"accuracy {scores['accuracy']:.4f}")
-    click.echo(f"wrote {result.path} ({result.card['model']['parameters']:,} parameters, "
+    click.echo(f"wrote {result.path} ({result.card.model.parameters:,} parameters, "
                f"{result.seconds:.1f} s)")

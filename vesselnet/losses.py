@@ -16,16 +16,11 @@ import numbers
 
 import keras
 
-from vesselnet.core import activations
-from vesselnet.core.activations import OUTPUT_ACTIVATIONS
+from vesselnet.core.checks import is_int
+from vesselnet.core.activations import check_activation, vessel_probability
 
-ACTIVATIONS = OUTPUT_ACTIVATIONS
 _EPSILON = 1e-7
 
-
-def _check_activation(activation):
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
 
 
 def _check_number(name, value, minimum):
@@ -37,7 +32,7 @@ def _check_number(name, value, minimum):
 
 
 def _check_seed(seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+    if seed is not None and not is_int(seed):
         raise ValueError(f"seed must be an int or None, got {seed!r}")
     return seed
 
@@ -53,7 +48,7 @@ def unpack_targets(y_true):
 
 
 def _checked_output(y_pred, activation):
-    _check_activation(activation)
+    check_activation(activation)
     y_pred = keras.ops.convert_to_tensor(y_pred)
     y_pred = keras.ops.cast(y_pred, "float32")  # float16 log-probabilities lose precision
     channels = 1 if activation == "sigmoid" else 2
@@ -86,11 +81,6 @@ def class_log_probabilities(y_pred, activation="log_softmax"):
         keras.ops.log(keras.ops.clip(background, _EPSILON, 1.0)),
         keras.ops.log(keras.ops.clip(vessel, _EPSILON, 1.0)),
     )
-
-
-def vessel_probability(y_pred, activation="log_softmax"):
-    """Returns the vessel-class probability ``[B, h, w]`` from a model output."""
-    return activations.vessel_probability(_checked_output(y_pred, activation), activation)
 
 
 def weighted_cross_entropy(
@@ -142,7 +132,7 @@ def soft_dice_loss(y_true, y_pred, activation="log_softmax", smooth=1.0):
     """
     labels, pixel_weights = unpack_targets(y_true)
     mask = keras.ops.cast(pixel_weights > 0, "float32")
-    probability = vessel_probability(y_pred, activation) * mask
+    probability = vessel_probability(_checked_output(y_pred, activation), activation) * mask
     labels = labels * mask
     intersection = keras.ops.sum(probability * labels)
     total = keras.ops.sum(probability) + keras.ops.sum(labels)
@@ -183,7 +173,7 @@ class WeightedCrossEntropy(keras.losses.Loss):
         self.vessel_weight = _check_number("vessel_weight", vessel_weight, 0.0)
         if self.background_weight == 0 and self.vessel_weight == 0:
             raise ValueError("background_weight and vessel_weight are both 0: the loss would be 0")
-        _check_activation(activation)
+        check_activation(activation)
         self.activation = activation
 
     def call(self, y_true, y_pred):
@@ -223,7 +213,7 @@ class StochasticWeightedCrossEntropy(keras.losses.Loss):
         super().__init__(**kwargs)
         self.alpha = _check_number("alpha", alpha, 1.0)
         self.background_weight = _check_number("background_weight", background_weight, 0.0)
-        _check_activation(activation)
+        check_activation(activation)
         self.activation = activation
         self.seed = _check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -256,7 +246,7 @@ class SoftDiceLoss(keras.losses.Loss):
     def __init__(self, activation="log_softmax", smooth=1.0, **kwargs):
         kwargs.setdefault("name", "soft_dice_loss")
         super().__init__(**kwargs)
-        _check_activation(activation)
+        check_activation(activation)
         self.activation = activation
         self.smooth = _check_number("smooth", smooth, 0.0)
 
@@ -290,7 +280,7 @@ class CrossEntropyDiceLoss(keras.losses.Loss):
         super().__init__(**kwargs)
         self.background_weight = _check_number("background_weight", background_weight, 0.0)
         self.vessel_weight = _check_number("vessel_weight", vessel_weight, 0.0)
-        _check_activation(activation)
+        check_activation(activation)
         self.activation = activation
         self.ce_weight = _check_number("ce_weight", ce_weight, 0.0)
         self.dice_weight = _check_number("dice_weight", dice_weight, 0.0)

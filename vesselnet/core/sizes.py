@@ -8,11 +8,13 @@ gives a wanted output, without building a model.
 
 from __future__ import annotations
 
+from vesselnet.core.checks import is_int
+
 PADDINGS = ("valid", "same")
 
 
 def _check_common(depth: int, padding: str, shrink: int) -> None:
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
+    if not is_int(depth) or depth < 1:
         raise ValueError(f"depth must be an integer >= 1 (resolution levels), got {depth!r}")
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
@@ -108,7 +110,7 @@ def output_size(input_size: int, depth: int = 5, padding: str = "valid", *, shri
         388
     """
     _check_common(depth, padding, shrink)
-    if not isinstance(input_size, int) or isinstance(input_size, bool) or input_size < 1:
+    if not is_int(input_size) or input_size < 1:
         raise ValueError(f"input size must be a positive integer, got {input_size!r}")
     size = _chain(input_size, depth, padding, shrink, stages)
     if size is None:

@@ -1,4 +1,4 @@
-"""Export and deployment: SavedModel for TF Serving, TFLite for edge devices, one loader.
+"""Export and deployment: SavedModel for TF Serving, TFLite for edge devices.
 
 - ``export_saved_model``: ``DIR/<name>/<version>/`` with the ``serving_default`` signature
   (uint8 photograph ``[1, H, W, 3]`` -> vessel probability and FOV ``[1, H, W]``; FOV,
@@ -7,11 +7,7 @@
 - ``export_tflite`` / ``convert_tile_model``: the tile network as ``.tflite`` in float32,
   float16, dynamic-range int8 or full int8 (``QUANTIZATIONS``); ``calibration_tiles`` makes
   the representative tiles.
-- ``TFLiteTileModel`` / ``SavedModelTileModel``: exported networks as tile models that
-  ``vesselnet.inference.predict_image`` drives (host tiling, LiteRT for ``.tflite``).
-- ``load_any_model`` -> ``LoadedModel``: bundle, ``.keras``, SavedModel or ``.tflite``, one
-  interface (``preprocessing``, ``predict(network_input)``, ``predict_arguments()``).
-- ``derive_fov_tf``: the field of view in TF ops (``derive_fov`` minus its clean-up).
+- Exported files are loaded back with :func:`vesselnet.loading.load_model`.
 - ``serving``: REST client helpers (``predict_request``, ``parse_predict_response``, ...).
 """
 
@@ -21,7 +17,6 @@ from vesselnet.export.saved_model import (
     existing_versions,
     export_saved_model,
     is_saved_model,
-    read_saved_model_card,
     write_models_config,
 )
 from vesselnet.export.serving import parse_predict_response, predict_request
@@ -48,6 +43,5 @@ __all__ = [
     "is_saved_model",
     "parse_predict_response",
     "predict_request",
-    "read_saved_model_card",
     "write_models_config",
 ]

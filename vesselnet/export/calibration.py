@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from vesselnet.core.checks import check_int
 from vesselnet.inference import TileGeometry
 from vesselnet.preprocessing import PreprocessConfig, preprocess
 
@@ -29,8 +30,7 @@ def calibration_tiles(records: Iterable, config: PreprocessConfig, geometry: Til
         count: number of tiles, spread evenly over the records. Defaults to 32.
         seed: seed of the tile positions. Defaults to 0.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be an integer >= 1, got {count!r}")
+    check_int("count", count, 1)
     records = list(records)
     if not records:
         raise ValueError("calibration_tiles got no records")
@@ -41,8 +41,7 @@ def calibration_tiles(records: Iterable, config: PreprocessConfig, geometry: Til
         share = count // len(records) + (index < count % len(records))
         if share == 0:
             continue
-        image = np.asarray(preprocess(record.image, config,
-                                      record.fov if config.needs_fov else None))
+        image = np.asarray(preprocess(record.image, config, record.fov))
         extra_rows, extra_columns = max(0, size - image.shape[0]), max(0, size - image.shape[1])
         if extra_rows or extra_columns:
             image = np.pad(image, ((0, extra_rows), (0, extra_columns), (0, 0)), mode="symmetric")

@@ -22,14 +22,15 @@ Example:
 
 from __future__ import annotations
 
-import datetime
-import json
+import dataclasses
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from vesselnet import __version__
+from vesselnet.card import ExportRecord, ModelCard, now
+from vesselnet.core.checks import check_int
 from vesselnet.core.files import atomic_directory, atomic_write_text
 from vesselnet.export.signatures import (
     MIN_IMAGE_SIDE,
@@ -40,14 +41,14 @@ from vesselnet.export.signatures import (
     tile_spec,
 )
 from vesselnet.inference import DEFAULT_BATCH_SIZE, TileGeometry, output_activation, tile_geometry
-from vesselnet.preprocessing import PreprocessConfig
 
 CARD_ASSET = Path("assets.extra") / "vesselnet_card.json"
 MODELS_CONFIG = "models.config"
 SIGNATURES = ("serving_default", "tile")
 
 
-def export_geometry(model: keras.Model, card: dict, tile_size: int | None = None) -> TileGeometry:
+def export_geometry(model: keras.Model, card: ModelCard,
+                    tile_size: int | None = None) -> TileGeometry:
     """The tile geometry of an export: ``tile_size`` if given, else the card's training tile
     for valid padding, else the valid size nearest 572 (same-padding networks train on small
     patches, e.g. 48x48, which would be a poor tile for whole photographs).
@@ -58,9 +59,9 @@ def export_geometry(model: keras.Model, card: dict, tile_size: int | None = None
     """
     if tile_size is not None:
         return tile_geometry(model, tile_size)
-    stored = (card or {}).get("tile_geometry")
-    if stored and TileGeometry(**stored).margin:  # valid padding: the training tile
-        return TileGeometry(**stored)
+    stored = card.tile_geometry
+    if stored and stored.margin:  # valid padding: the training tile
+        return stored
     return tile_geometry(model)
 
 
@@ -79,16 +80,13 @@ def existing_versions(model_dir: str | Path) -> list[int]:
                   if entry.name.isdigit() and (entry / "saved_model.pb").is_file())
 
 
-def export_card(card: dict, *, geometry: TileGeometry, activation: str, fmt: str,
-                **details) -> dict:
-    """The bundle card plus an ``export`` section describing the exported artifact."""
-    export = {"format": fmt, "tile_geometry": {"input_size": geometry.input_size,
-                                               "output_size": geometry.output_size,
-                                               "alignment": geometry.alignment},
-              "network_activation": activation, "vesselnet_version": __version__,
-              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                  timespec="seconds"), **details}
-    return {**(card or {}), "tile_geometry": export["tile_geometry"], "export": export}
+def export_card(card: ModelCard, *, geometry: TileGeometry, activation: str, fmt: str,
+                **details) -> ModelCard:
+    """The model card plus an ``export`` record describing the exported file; its
+    ``tile_geometry`` becomes the export's tile."""
+    export = ExportRecord(format=fmt, tile_geometry=geometry, network_activation=activation,
+                          vesselnet_version=__version__, created=now(), **details)
+    return dataclasses.replace(card, tile_geometry=geometry, export=export)
 
 
 def write_models_config(out_dir: str | Path) -> Path:
@@ -106,7 +104,7 @@ def write_models_config(out_dir: str | Path) -> Path:
     return atomic_write_text(out_dir / MODELS_CONFIG, text)
 
 
-def export_saved_model(model: keras.Model, card: dict, out_dir: str | Path, *,
+def export_saved_model(model: keras.Model, card: ModelCard, out_dir: str | Path, *,
                        name: str = "vesselnet", version: int | None = None,
                        tile_size: int | None = None, overlap: int | None = None,
                        batch_size: int = DEFAULT_BATCH_SIZE) -> Path:
@@ -134,14 +132,13 @@ def export_saved_model(model: keras.Model, card: dict, out_dir: str | Path, *,
     model_dir = Path(out_dir) / name
     if version is None:
         version = (existing_versions(model_dir) or [0])[-1] + 1
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f"version must be an integer >= 1, got {version!r}")
+    check_int("version", version, 1)
     target = model_dir / str(version)
     if target.exists():
         following = max([version, *existing_versions(model_dir)]) + 1
         raise ValueError(f"{target} exists: TF Serving versions are immutable; give another "
                          f"version, or none for the next ({following})")
-    config = PreprocessConfig.from_dict((card or {}).get("preprocessing") or {})
+    config = card.preprocessing
     geometry = export_geometry(model, card, tile_size)
     activation = output_activation(model)
     if model.input_shape[-1] != config.channels:
@@ -155,7 +152,7 @@ def export_saved_model(model: keras.Model, card: dict, out_dir: str | Path, *,
         "tile": (lambda tiles: {PROBABILITY_OUTPUT: tile_fn(tiles)},
                  tile_spec(geometry, config.channels)),
     }
-    details = {"name": name, "version": version, "signatures": list(SIGNATURES),
+    details = {"name": name, "version": version, "signatures": SIGNATURES,
                "min_image_side": MIN_IMAGE_SIDE}
     with atomic_directory(target) as temporary:
         save_signatures(temporary, signatures)
@@ -192,18 +189,10 @@ def save_signatures(directory: str | Path, signatures: dict) -> None:
     tf.saved_model.save(module, str(directory), signatures=functions)
 
 
-def _write_card(directory: Path, card: dict) -> None:
+def _write_card(directory: Path, card: ModelCard) -> None:
     path = directory / CARD_ASSET
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-
-
-def read_saved_model_card(path: str | Path) -> dict | None:
-    """The card stored in a SavedModel directory by :func:`export_saved_model`, or None."""
-    card_path = Path(path) / CARD_ASSET
-    if not card_path.is_file():
-        return None
-    return json.loads(card_path.read_text(encoding="utf-8"))
+    path.write_text(card.to_json(), encoding="utf-8")
 
 
 def is_saved_model(path: str | Path) -> bool:

@@ -115,7 +115,7 @@ def photograph_fn(model: keras.Model, config: PreprocessConfig, geometry: TileGe
     def serve(image):
         image = check_photograph(image)[0]
         fov = derive_fov_tf(image)
-        network_input = preprocess(image, config, fov if config.needs_fov else None)
+        network_input = preprocess(image, config, fov)
         network_input = tf.ensure_shape(network_input, [None, None, config.channels])
         probability = predictor(network_input)
         return {PROBABILITY_OUTPUT: probability[None], FOV_OUTPUT: tf.cast(fov, tf.uint8)[None]}

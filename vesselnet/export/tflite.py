@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -32,13 +31,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vesselnet.card import ModelCard
+from vesselnet.core.activations import check_activation
 from vesselnet.core.files import atomic_write_bytes, atomic_write_text
 from vesselnet.export.calibration import DEFAULT_CALIBRATION_TILES, calibration_tiles
 from vesselnet.export.saved_model import export_card, export_geometry, save_signatures
 from vesselnet.export.signatures import tile_probability_fn
-from vesselnet.inference import ACTIVATIONS, TileGeometry, output_activation, select_output
-from vesselnet.loading.runtimes import TFLiteTileModel  # noqa: F401  (re-exported)
-from vesselnet.preprocessing import PreprocessConfig
+from vesselnet.inference import TileGeometry, output_activation
+from vesselnet.models.facts import output_layer_name
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 
@@ -56,7 +56,8 @@ def check_quantizations(quantizations: Sequence[str]) -> tuple[str, ...]:
 
 def _logit_probability_fn(model: keras.Model, activation: str):
     """Softmax / sigmoid of the logits feeding the output activation, or None if not found."""
-    layer = select_output(model.output, "final")._keras_history.operation
+    name = output_layer_name(model)
+    layer = model.get_layer(name) if name else None
     if not isinstance(layer, (keras.layers.Activation, keras.layers.Softmax)):
         return None
     logits_model = keras.Model(model.input, layer.input, name=f"{model.name}_logits")
@@ -74,8 +75,7 @@ def _save_tile_network(model: keras.Model, geometry: TileGeometry, activation: s
                        directory: str) -> None:
     """Writes the tile network as a SavedModel, the converter's reliable source: it freezes
     the variables, which ``from_concrete_functions`` left as resource variables (NaN output)."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    check_activation(activation)
     size, channels = geometry.input_size, model.input_shape[-1]
     probability = (_logit_probability_fn(model, activation)
                    or tile_probability_fn(model, activation))
@@ -146,7 +146,7 @@ def tflite_path(out_dir: str | Path, name: str, geometry: TileGeometry, quantiza
     return Path(out_dir) / f"{name}_{geometry.input_size}_{quantization}.tflite"
 
 
-def export_tflite(model: keras.Model, card: dict, out_dir: str | Path, *,
+def export_tflite(model: keras.Model, card: ModelCard, out_dir: str | Path, *,
                   name: str = "vesselnet", tile_size: int | None = None,
                   quantizations: Sequence[str] = QUANTIZATIONS,
                   calibration_records: Iterable | None = None,
@@ -168,7 +168,7 @@ def export_tflite(model: keras.Model, card: dict, out_dir: str | Path, *,
         ``{quantization: path}``.
     """
     quantizations = check_quantizations(quantizations)
-    config = PreprocessConfig.from_dict((card or {}).get("preprocessing") or {})
+    config = card.preprocessing
     geometry = export_geometry(model, card, tile_size)
     activation = output_activation(model)
     tiles = None
@@ -188,7 +188,7 @@ def export_tflite(model: keras.Model, card: dict, out_dir: str | Path, *,
                                    name=name, quantization=quantization,
                                    calibration_tiles=len(tiles) if quantization == "int8"
                                    else 0)
-        atomic_write_text(path.with_suffix(".json"), json.dumps(variant_card, indent=2) + "\n")
+        atomic_write_text(path.with_suffix(".json"), variant_card.to_json())
         atomic_write_bytes(path, content)
         written[quantization] = path
     return written

@@ -1,7 +1,8 @@
 """Whole-image prediction by overlap-tile strategy (Ronneberger et al. 2015, Fig. 2).
 
-- ``TileGeometry`` / ``tile_geometry``: input and output tile of a network, probed for models
-  of any input size (also loaded from ``.keras`` files).
+- ``TileGeometry`` / ``tile_geometry``: input and output tile of a network, from its
+  :class:`~vesselnet.models.NetworkFacts` (other models are probed by tracing).
+- ``InferenceOptions``: tile size, batch size and test-time augmentation of a prediction.
 - ``output_activation`` / ``vessel_probability`` / ``select_output``: from a model's output
   (log-softmax, softmax, sigmoid; dict of the chained model) to the vessel probability.
 - ``overlap_tile_predict_tf``: the core in TF ops (mirror padding, tile grid, batched
@@ -12,15 +13,20 @@
 - ``predict_image`` / ``predict_images``: eager entry points for NumPy images.
 """
 
-from vesselnet.inference.geometry import DEFAULT_TILE_INPUT, TileGeometry, tile_geometry
+from vesselnet.inference.geometry import (
+    DEFAULT_TILE_INPUT,
+    TileGeometry,
+    network_facts,
+    tile_geometry,
+)
 from vesselnet.inference.outputs import (
-    ACTIVATIONS,
     output_activation,
     select_output,
     vessel_probability,
 )
-from vesselnet.inference.predict import (
+from vesselnet.inference.whole_image import (
     DEFAULT_BATCH_SIZE,
+    InferenceOptions,
     make_tiled_predictor,
     predict_image,
     predict_images,
@@ -44,10 +50,10 @@ from vesselnet.inference.tiling import (
 from vesselnet.inference.tta import TTA_MODES, flip_tta
 
 __all__ = [
-    "ACTIVATIONS",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_MAX_TILE_INPUT",
     "DEFAULT_TILE_INPUT",
+    "InferenceOptions",
     "TTA_MODES",
     "TileGeometry",
     "WINDOWS",
@@ -60,6 +66,7 @@ __all__ = [
     "flip_tta",
     "make_tiled_predictor",
     "mirror_pad",
+    "network_facts",
     "output_activation",
     "overlap_tile_predict_tf",
     "predict_image",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from vesselnet.core.checks import check_int, is_int
 from vesselnet.inference.geometry import TileGeometry
 
 WINDOWS = ("cosine", "uniform")
@@ -65,7 +66,7 @@ def blend_window(size: int, window: str = "cosine") -> np.ndarray:
 def tile_step(tile: int, overlap: int, alignment: int = 1) -> int:
     """Distance between tile starts: ``tile - overlap`` rounded down to a multiple of
     ``alignment`` (the overlap only grows), or ``tile - overlap`` when that is below it."""
-    if not isinstance(overlap, int) or isinstance(overlap, bool) or not 0 <= overlap < tile:
+    if not is_int(overlap) or not 0 <= overlap < tile:
         raise ValueError(f"overlap must be an integer in [0, {tile}) (the output tile), "
                          f"got {overlap!r}")
     step = tile - overlap
@@ -79,8 +80,7 @@ def tile_count(size, tile: int, step: int):
 
 def check_context(context: int, geometry: TileGeometry) -> None:
     """Raise ValueError unless ``context`` leaves at least one output pixel per tile."""
-    if (not isinstance(context, int) or isinstance(context, bool)
-            or not 0 <= 2 * context < geometry.output_size):
+    if not is_int(context) or not 0 <= 2 * context < geometry.output_size:
         raise ValueError(f"context must be an integer in [0, {(geometry.output_size + 1) // 2})"
                          f" for output tiles of {geometry.output_size}, got {context!r}")
 
@@ -120,8 +120,7 @@ def overlap_tile_predict_tf(model_fn, image, geometry: TileGeometry, overlap: in
         TensorShape([584, 565])
     """
     check_context(context, geometry)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    check_int("batch_size", batch_size, 1)
     tile = geometry.output_size - 2 * context
     step = tile_step(tile, overlap, geometry.alignment)
     margin = geometry.margin + context

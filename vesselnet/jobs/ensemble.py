@@ -17,20 +17,16 @@ import dataclasses
 import time
 from pathlib import Path
 
-from vesselnet.bundle import load_bundle, resolve_bundle, save_bundle
+from vesselnet.bundle import CARD_FILE, MODEL_FILE, is_bundle, resolve_bundle, save_bundle
+from vesselnet.card import Architecture, Member, ModelCard, TrainingRecord
 from vesselnet.data import read_dataset
 from vesselnet.data.records import select_records
 from vesselnet.inference import tile_geometry
 from vesselnet.layers import ENSEMBLE_RULES
+from vesselnet.loading import load_model
 from vesselnet.models import ensemble_model
-from vesselnet.preprocessing import PreprocessConfig
 from vesselnet.training.sources import preprocess_records
 from vesselnet.training.validation import Validator
-
-_MEMBER_MODEL_KEYS = ("arch", "filters", "depth", "padding", "options", "output_activation",
-                      "parameters")
-_MEMBER_TRAINING_KEYS = ("steps", "total_steps", "wall_seconds", "best_validation",
-                         "validation_curve")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +42,7 @@ class EnsembleResult:
     """
 
     path: Path
-    card: dict
+    card: ModelCard
     validation: dict | None
     member_validation: list[dict]
     seconds: float
@@ -84,101 +80,94 @@ def make_ensemble(out: str | Path, members, rule: str = "probability",
         raise ValueError(f"an ensemble needs at least two member bundles, got {len(paths)}")
     if Path(out).resolve() in {path.resolve() for path in paths}:
         raise ValueError(f"{out}: the ensemble would overwrite one of its members")
-    loaded = [load_bundle(path) for path in paths]
-    cards = [card for _, card in loaded]
+    for path in paths:
+        if not is_bundle(path):
+            raise ValueError(f"{path}: not a model bundle (needs {MODEL_FILE} and {CARD_FILE}); "
+                             "ensemble members are bundles, whose cards name their data")
+    loaded = [load_model(path) for path in paths]
+    cards = [member.card for member in loaded]
     _check_same_preprocessing(paths, cards)
     training = _shared_training(paths, cards)
-    model = ensemble_model([network for network, _ in loaded], rule)
+    model = ensemble_model([member.model for member in loaded], rule)
     validation, member_validation = None, []
     if data_dir is not None:
-        if not training.get("validation_images"):
+        if not training.validation_images:
             raise ValueError("the members' cards name no held-out images to score on")
-        records, inputs = _held_out(training, cards[0]["preprocessing"], data_dir)
-        validator = Validator(records, inputs)
+        records = select_records(read_dataset(training.dataset, data_dir, training.split),
+                                 training.validation_images, "held-out images")
+        validator = Validator(records, preprocess_records(records, cards[0].preprocessing))
         validation = validator(model).scores
-        member_validation = [validator(network).scores for network, _ in loaded]
-    card = _card(model, rule, members, cards, training, validation, member_validation)
-    if notes:
-        card["notes"] = notes
+        member_validation = [validator(member.model).scores for member in loaded]
+    card = _card(model, rule, members, cards, training, validation, member_validation, notes)
     save_bundle(out, model, card)
     return EnsembleResult(Path(out), card, validation, member_validation,
                           time.perf_counter() - start)
 
 
 def _check_same_preprocessing(paths, cards) -> None:
-    first = cards[0].get("preprocessing")
+    first = cards[0].preprocessing
     for path, card in zip(paths[1:], cards[1:]):
-        if card.get("preprocessing") != first:
+        if card.preprocessing != first:
             raise ValueError(f"{path}: its preprocessing differs from that of {paths[0]}; "
                              "ensemble members must read the same preprocessed image")
 
 
-def _shared_training(paths, cards) -> dict:
-    """Data set, training images (union) and held-out images (shared) of the members."""
-    trainings = [card.get("training") or {} for card in cards]
-    datasets = {training.get("dataset") for training in trainings}
+def _shared_training(paths, cards) -> TrainingRecord:
+    """Data set, split, training images (union) and held-out images (shared) of the members."""
+    trainings = [card.training or TrainingRecord() for card in cards]
+    datasets = {training.dataset for training in trainings}
     if len(datasets) != 1:
         raise ValueError(f"the members were trained on different data sets: "
                          f"{sorted(str(name) for name in datasets)}")
-    held_out = [tuple(training.get("validation_images") or ()) for training in trainings]
+    held_out = [training.validation_images for training in trainings]
     for path, names in zip(paths[1:], held_out[1:]):
         if set(names) != set(held_out[0]):
             raise ValueError(f"{path}: held out {list(names)}, but {paths[0]} held out "
                              f"{list(held_out[0])}; members must share their held-out images")
     for path, training in zip(paths, trainings):
-        seen = set(training.get("train_images") or ()) & set(held_out[0])
+        seen = set(training.train_images) & set(held_out[0])
         if seen:
             raise ValueError(f"{path}: trained on {sorted(seen)}, which the ensemble would be "
                              "validated on")
-    split = {((training.get("config") or {}).get("data") or {}).get("split", "training")
+    split = {((training.config or {}).get("data") or {}).get("split", "training")
              for training in trainings}
-    return {
-        "dataset": datasets.pop(),
-        "split": split.pop() if len(split) == 1 else "training",
-        "train_images": sorted({name for training in trainings
-                                for name in training.get("train_images") or ()}),
-        "validation_images": list(held_out[0]),
-    }
+    return TrainingRecord(
+        dataset=datasets.pop(),
+        split=split.pop() if len(split) == 1 else "training",
+        train_images=tuple(sorted({name for training in trainings
+                                   for name in training.train_images})),
+        validation_images=held_out[0],
+    )
 
 
-def _held_out(training: dict, preprocessing: dict, data_dir):
-    records = read_dataset(training["dataset"], data_dir, training["split"])
-    records = select_records(records, training["validation_images"], "held-out images")
-    return records, preprocess_records(records, PreprocessConfig.from_dict(preprocessing))
-
-
-def _card(model, rule, sources, cards, training, validation, member_validation) -> dict:
+def _card(model, rule, sources, cards, training, validation, member_validation,
+          notes) -> ModelCard:
     members = []
-    trainings = [card.get("training") or {} for card in cards]
-    for index, (card, member_training) in enumerate(zip(cards, trainings)):
-        entry = {"source": str(sources[index]),
-                 "model": {key: card["model"].get(key) for key in _MEMBER_MODEL_KEYS
-                           if key in card["model"]},
-                 "training": {key: member_training.get(key) for key in _MEMBER_TRAINING_KEYS},
-                 "config": member_training.get("config")}
-        if member_validation:
-            entry["validation"] = member_validation[index]
-        members.append(entry)
-    geometries = [card.get("tile_geometry") or {} for card in cards]
-    wanted = max((geometry.get("input_size") or 0 for geometry in geometries), default=0)
-    geometry = tile_geometry(model, wanted or None)
-    return {
-        "model": {
-            "arch": "ensemble",
-            "rule": rule,
-            "members": members,
-            "padding": cards[0]["model"].get("padding"),
-            "n_classes": cards[0]["model"].get("n_classes"),
-            "channels": cards[0]["model"].get("channels"),
-            "output_activation": "log_softmax",
-            "output_key": None,
-            "parameters": int(model.count_params()),
-        },
-        "preprocessing": cards[0]["preprocessing"],
-        "tile_geometry": dataclasses.asdict(geometry),
-        "training": {
-            **training,
-            "wall_seconds": sum(member.get("wall_seconds") or 0 for member in trainings),
-            "best_validation": validation,
-        },
-    }
+    for index, card in enumerate(cards):
+        member_training = card.training or TrainingRecord()
+        members.append(Member(
+            source=str(sources[index]),
+            model=dataclasses.replace(card.model, n_classes=None, channels=None),
+            training=TrainingRecord(
+                steps=member_training.steps, total_steps=member_training.total_steps,
+                wall_seconds=member_training.wall_seconds,
+                best_validation=member_training.best_validation,
+                validation_curve=member_training.validation_curve),
+            config=member_training.config,
+            validation=member_validation[index] if member_validation else None))
+    wanted = max((card.tile_geometry.input_size for card in cards if card.tile_geometry),
+                 default=None)
+    first = cards[0].model
+    return ModelCard(
+        model=Architecture(arch="ensemble", rule=rule, members=tuple(members),
+                           padding=first.padding, n_classes=first.n_classes,
+                           channels=first.channels, output_activation="log_softmax",
+                           parameters=int(model.count_params())),
+        preprocessing=cards[0].preprocessing,
+        tile_geometry=tile_geometry(model, wanted),
+        training=dataclasses.replace(
+            training, wall_seconds=sum(card.training.wall_seconds or 0 for card in cards
+                                       if card.training),
+            best_validation=validation),
+        notes=notes or None,
+    )

@@ -11,9 +11,11 @@ import numpy as np
 
 from vesselnet import __version__
 from vesselnet.core.files import atomic_write_bytes
+from vesselnet.core.checks import check_int
 from vesselnet.data import VesselnetDataError, read_dataset
 from vesselnet.data.readers import dataset_key
 from vesselnet.data.records import select_records
+from vesselnet.inference import InferenceOptions
 from vesselnet.jobs import plots
 from vesselnet.jobs.outputs import encode_probability
 from vesselnet.jobs.report import (
@@ -24,7 +26,7 @@ from vesselnet.jobs.report import (
     EvaluationReport,
     write_report,
 )
-from vesselnet.loading.runner import InferenceOptions, load_model_source
+from vesselnet.loading import load_model
 from vesselnet.metrics.confusion import check_threshold
 from vesselnet.metrics.morphology import MORPHOLOGY_NAMES, vessel_morphology
 from vesselnet.metrics.scoring import ScorePool, SimilarityPool, mean_scores
@@ -67,9 +69,7 @@ class EvaluationOptions:
 
     def __post_init__(self):
         object.__setattr__(self, "threshold", check_threshold(self.threshold))
-        if self.auc_bins is not None and (isinstance(self.auc_bins, bool) or not isinstance(
-                self.auc_bins, int) or self.auc_bins < 2):
-            raise ValueError(f"auc_bins must be None or an integer >= 2, got {self.auc_bins!r}")
+        check_int("auc_bins", self.auc_bins, 2, optional=True)
 
 
 def _records(dataset: str, data_dir: Path, split: str):
@@ -127,25 +127,25 @@ def evaluate_dataset(model_path: str | Path | None, dataset: str, data_dir: str 
     records = _records(key, Path(data_dir), split)
     if options.images:
         records = select_records(records, options.images, "--images")
-    runner = load_model_source(model_path, options.inference)
+    loaded = load_model(model_path, options.inference)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold = options.threshold
     model_pool = ScorePool(threshold, em=key in EM_DATASETS, auc_bins=options.auc_bins)
-    stage1_pool = ScorePool(threshold, auc_bins=options.auc_bins) if runner.is_chained else None
+    stage1_pool = ScorePool(threshold, auc_bins=options.auc_bins) if loaded.is_chained else None
     observer_pool = ScorePool(threshold, auc_bins=options.auc_bins)
     similarity = SimilarityPool()
     per_image, files = [], {"figures": [], "maps": []}
     for index, record in enumerate(records):
-        inputs = runner.network_input(record.image, record.fov)
-        probability = runner.probability(record.image, record.fov, network_input=inputs)
+        inputs = loaded.network_input(record.image, record.fov)
+        probability = loaded.probability(record.image, record.fov, network_input=inputs)
         scores = model_pool.add(probability, record.vessels, record.fov)
         predicted = probability > threshold
         entry = {"name": record.name, **scores, "fov_derived": record.fov_derived,
                  "morphology": {"prediction": vessel_morphology(predicted, record.fov),
                                 "ground_truth": vessel_morphology(record.vessels, record.fov)}}
         if stage1_pool is not None:
-            stage1 = runner.probability(record.image, record.fov, "stage1", network_input=inputs)
+            stage1 = loaded.probability(record.image, record.fov, "stage1", network_input=inputs)
             entry["stage1"] = stage1_pool.add(stage1, record.vessels, record.fov)
             entry["stage1_final_ssim"] = similarity.add(stage1, probability, record.fov)
         if record.second_observer is not None:
@@ -165,7 +165,7 @@ def evaluate_dataset(model_path: str | Path | None, dataset: str, data_dir: str 
             progress(record.name, index + 1, len(records))
 
     metrics = {
-        "model": str(runner.source), "model_description": runner.description,
+        "model": str(loaded.source), "model_description": loaded.description,
         "dataset": key, "split": split, "threshold": threshold, "images": len(records),
         "fov_derived_images": sum(record.fov_derived for record in records),
         "inference": dataclasses.asdict(options.inference),

@@ -11,10 +11,14 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from vesselnet.bundle import load_bundle, resolve_bundle
+import keras
+
+from vesselnet.card import ModelCard
+from vesselnet.core.checks import check_int
 from vesselnet.export.calibration import DEFAULT_CALIBRATION_TILES
 from vesselnet.export.saved_model import export_saved_model
 from vesselnet.export.tflite import QUANTIZATIONS, export_tflite
+from vesselnet.loading import load_model
 
 EXPORT_FORMATS = ("saved_model", "tflite")
 
@@ -55,14 +59,8 @@ class ExportOptions:
             raise ValueError(f"formats must be among {EXPORT_FORMATS}, got {self.formats!r}")
         object.__setattr__(self, "formats", formats)
         for key in ("tile_size", "version"):
-            value = getattr(self, key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 1):
-                raise ValueError(f"{key} must be None or an integer >= 1, got {value!r}")
-        if isinstance(self.calibration_tiles, bool) or not isinstance(
-                self.calibration_tiles, int) or self.calibration_tiles < 1:
-            raise ValueError(f"calibration_tiles must be an integer >= 1, got "
-                             f"{self.calibration_tiles!r}")
+            check_int(key, getattr(self, key), 1, optional=True)
+        check_int("calibration_tiles", self.calibration_tiles, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +71,7 @@ class ExportResult:
     tflite: dict[str, Path]
 
 
-def _calibration_records(options: ExportOptions, card: dict):
+def _calibration_records(options: ExportOptions, card: ModelCard):
     """The calibration data set's training images, less those the model was validated on.
 
     When the calibration set is the data set the model was trained on, the images its card
@@ -88,14 +86,14 @@ def _calibration_records(options: ExportOptions, card: dict):
     key = dataset_key(options.calibration_dataset)
     split = "training" if key in ("drive", "chase_db1") else "all"
     records = read_dataset(key, options.calibration_data, split)
-    training = card.get("training") or {}
+    dataset = card.training.dataset if card.training else None
     try:
-        own_data_set = dataset_key(training.get("dataset", "")) == key
+        own_data_set = dataset_key(dataset or "") == key
     except VesselnetDataError:  # trained on synthetic retinas or a data set of its own
         own_data_set = False
     if not own_data_set:
         return records
-    held_out = set(training.get("validation_images") or ())
+    held_out = set(card.validation_images)
     kept = [record for record in records if record.name not in held_out]
     if not kept:
         raise ValueError(f"{options.calibration_data}: every {split} image is one of the "
@@ -111,7 +109,11 @@ def export_model(model_path: str | Path | None, out_dir: str | Path,
     Raises:
         ValueError: a bad model path or option (the message names it).
     """
-    model, card = load_bundle(resolve_bundle(model_path))
+    loaded = load_model(model_path)
+    if not isinstance(loaded.model, keras.Model):
+        raise ValueError(f"{loaded.source}: an exported {loaded.format} model cannot be exported "
+                         "again; pass the bundle directory or .keras file it came from")
+    model, card = loaded.model, loaded.card
     saved_model = None
     if "saved_model" in options.formats:
         saved_model = export_saved_model(model, card, out_dir, name=options.name,

@@ -20,6 +20,7 @@ from skimage.filters import threshold_otsu
 
 from vesselnet import __version__
 from vesselnet.data import read_photograph
+from vesselnet.inference import InferenceOptions
 from vesselnet.jobs.outputs import (
     MAP_FORMATS,
     atomic_write_text,
@@ -27,7 +28,7 @@ from vesselnet.jobs.outputs import (
     write_prediction,
 )
 from vesselnet.jobs.photographs import FovSource, InputFile, collect_inputs
-from vesselnet.loading.runner import InferenceOptions, load_model_source
+from vesselnet.loading import load_model
 
 SUMMARY_FILE = "predictions.json"
 IMAGE_ERRORS = (ValueError, OSError, cv2.error, tf.errors.OpError)
@@ -177,7 +178,7 @@ def _message(path: Path, error: Exception) -> str:
     return text if str(path) in text else f"{path}: {text}"
 
 
-def _predict_one(item: InputFile, runner, fov_source: FovSource, out_dir: Path,
+def _predict_one(item: InputFile, loaded, fov_source: FovSource, out_dir: Path,
                  options: PredictionOptions) -> ImageOutcome:
     start = time.perf_counter()
     if item.error is not None:
@@ -185,7 +186,7 @@ def _predict_one(item: InputFile, runner, fov_source: FovSource, out_dir: Path,
     try:
         image = read_photograph(item.path, grayscale="replicate")
         fov = fov_source.mask_for(item.path, image)
-        probability = runner.probability(image, fov)
+        probability = loaded.probability(image, fov)
         threshold = image_threshold(probability, fov, options.threshold)
         mask = (probability > threshold) & fov
         outputs = write_prediction(out_dir, item.name, image, probability, mask,
@@ -235,15 +236,15 @@ def predict_files(inputs: list[str | Path], model_path: str | Path | None, out_d
     start = time.perf_counter()
     items = collect_inputs(list(inputs))
     fov_source = FovSource(options.fov)
-    runner = load_model_source(model_path, options.inference)
+    loaded = load_model(model_path, options.inference)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     outcomes = []
     for item in items:
-        outcomes.append(_predict_one(item, runner, fov_source, out_dir, options))
+        outcomes.append(_predict_one(item, loaded, fov_source, out_dir, options))
         if progress is not None:
             progress(outcomes[-1], len(outcomes), len(items))
-    report = PredictionReport(str(runner.source), out_dir, tuple(outcomes),
+    report = PredictionReport(str(loaded.source), out_dir, tuple(outcomes),
                               time.perf_counter() - start)
     summary = {**report.to_dict(), "map_format": options.map_format,
                "threshold": options.threshold, "fov": options.fov,

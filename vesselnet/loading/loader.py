@@ -1,71 +1,88 @@
-"""``load_any_model``: one loader for every form a vesselnet network is kept in.
+"""``load_model``: the one loader for every form a vesselnet network is kept in.
 
-Accepted: a bundle directory (``model.keras`` + ``card.json``), a ``.keras`` file, a
-SavedModel version directory or a TF Serving model directory (its highest version), and a
-``.tflite`` file (its ``.json`` card beside it, when present, gives preprocessing and
-alignment). All come back as a :class:`LoadedModel`, whose ``predict`` takes the preprocessed
-image and tiles it the same way whatever the format.
+Accepted: the name of a bundled model, a bundle directory (``model.keras`` + ``card.json``),
+a ``.keras`` file, a SavedModel version directory or a TF Serving model directory (its
+highest version), and a ``.tflite`` file (its ``.json`` card beside it, when present, gives
+preprocessing and alignment). All come back as a :class:`LoadedModel`, which turns a
+photograph and its FOV into the vessel probability, tiling the same way whatever the format.
+Anything that cannot be loaded is one ``ValueError`` naming the file and the problem.
 
 Example:
-    >>> loaded = load_any_model("export/vesselnet_372_int8.tflite")
-    >>> network_input = preprocess(image, loaded.preprocessing)
-    >>> probability = loaded.predict(network_input, batch_size=4)
+    >>> loaded = load_model("export/vesselnet_372_int8.tflite")
+    >>> probability = loaded.probability(record.image, record.fov)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from vesselnet.bundle import CARD_FILE, MODEL_FILE, load_bundle
-from vesselnet.export.saved_model import existing_versions, is_saved_model, read_saved_model_card
-from vesselnet.inference import DEFAULT_BATCH_SIZE, TileGeometry, predict_image
+from vesselnet.bundle import CARD_FILE, MODEL_FILE, is_bundle, load_bundle, resolve_bundle
+from vesselnet.card import Architecture, ModelCard, read_card_file
+from vesselnet.export.saved_model import CARD_ASSET, existing_versions, is_saved_model
+from vesselnet.inference import InferenceOptions, TileGeometry, network_facts, predict_image
 from vesselnet.loading.runtimes import SavedModelTileModel, TFLiteTileModel, TileModel
-from vesselnet.preprocessing import CLASSIC_CONFIG, PreprocessConfig
+from vesselnet.preprocessing import PreprocessConfig, preprocess
 
 FORMATS = ("bundle", "keras", "saved_model", "tflite")
+NOT_SUPPORTED = {".h5": "legacy HDF5"}
+"""Model file suffixes recognised but not loadable, with the format's name."""
+_EXPECTED = (f"a bundle directory with {MODEL_FILE} and {CARD_FILE}, a .keras or .tflite file, "
+             "a SavedModel directory, or the name of a bundled model")
 
 
 @dataclasses.dataclass(frozen=True)
 class LoadedModel:
-    """A network in any format, with its card, ready for ``predict_image``.
+    """A trained network in any format with its card: photograph + FOV -> vessel probability.
 
     Args:
         model: a ``keras.Model`` (bundle, ``.keras``) or a
-            :class:`~vesselnet.loading.runtimes.TileModel` (SavedModel, TFLite); both go
-            into ``vesselnet.inference.predict_image`` with :meth:`predict_arguments`.
-        card: the bundle card (``preprocessing``, ``model``, ``tile_geometry``, and for
-            exports an ``export`` section).
+            :class:`~vesselnet.loading.runtimes.TileModel` (SavedModel, TFLite).
+        card: the model card (for exports, with its ``export`` record).
         source: the path it was loaded from.
         format: one of ``FORMATS``.
+        options: tiling, batching and TTA. Defaults to ``InferenceOptions()``.
 
     Example:
-        >>> loaded = load_any_model("export/vesselnet")
-        >>> loaded.format, loaded.geometry
-        ('saved_model', TileGeometry(input_size=372, output_size=196, alignment=8))
+        >>> loaded = load_model("runs/drive/best", InferenceOptions(tta=True))
+        >>> loaded.probability(record.image, record.fov).shape
+        (584, 565)
     """
 
     model: keras.Model | TileModel
-    card: dict
+    card: ModelCard
     source: Path
     format: str
+    options: InferenceOptions = dataclasses.field(default_factory=InferenceOptions)
 
     @property
     def preprocessing(self) -> PreprocessConfig:
         """The preprocessing the network was trained with (from the card)."""
-        return PreprocessConfig.from_dict(self.card.get("preprocessing") or {})
+        return self.card.preprocessing
 
     @property
     def geometry(self) -> TileGeometry | None:
         """The fixed tile geometry of an exported model; None for Keras (any valid tile)."""
         return self.model.geometry if isinstance(self.model, TileModel) else None
 
+    @property
+    def is_chained(self) -> bool:
+        """True for a two-stage model whose output is ``{"stage1", "final"}``."""
+        facts = network_facts(self.model)
+        return facts is not None and "stage1" in facts.outputs
+
+    @property
+    def description(self) -> str:
+        """Short text naming the architecture, e.g. ``"chained (filters 16, depth 4)"``."""
+        return self.card.model.describe()
+
     def predict_arguments(self, tile_size: int | None = None) -> dict:
-        """``tile_size`` and ``activation`` to give ``predict_image`` for this model.
+        """``tile_size`` to give ``predict_image`` for this model.
 
         Raises:
             ValueError: an exported model asked for a tile size other than its own.
@@ -75,75 +92,128 @@ class LoadedModel:
         if tile_size not in (None, self.geometry.input_size):
             raise ValueError(f"{self.source}: the exported model takes fixed "
                              f"{self.geometry.input_size}-pixel tiles, got tile_size={tile_size}")
-        return {"tile_size": self.geometry, "activation": self.model.activation}
+        return {"tile_size": self.geometry}
 
     def predict(self, network_input, *, tile_size: int | None = None,
-                batch_size: int = DEFAULT_BATCH_SIZE, tta=False, output: str = "final"
-                ) -> np.ndarray:
+                batch_size: int | None = None, tta=None, output: str = "final") -> np.ndarray:
         """Vessel probability ``[H, W]`` of a preprocessed image ``[H, W, C]``.
 
-        Same arguments as ``vesselnet.inference.predict_image``; exported models only have
-        the ``"final"`` output and their own tile size.
+        Same arguments as ``vesselnet.inference.predict_image``; those not given come from
+        :attr:`options`. Exported models only have the ``"final"`` output and their own tile.
         """
-        return predict_image(self.model, network_input, batch_size=batch_size, tta=tta,
-                             output=output, **self.predict_arguments(tile_size))
+        options = self.options
+        return predict_image(
+            self.model, network_input, output=output,
+            batch_size=options.batch_size if batch_size is None else batch_size,
+            tta=options.tta if tta is None else tta,
+            **self.predict_arguments(options.tile_size if tile_size is None else tile_size))
+
+    def network_input(self, image: np.ndarray, fov: np.ndarray) -> np.ndarray:
+        """The preprocessed float32 ``[H, W, C]`` input of a uint8 RGB photograph."""
+        config = self.preprocessing
+        return np.asarray(preprocess(image, config, fov))
+
+    def probability(self, image: np.ndarray, fov: np.ndarray, output: str = "final",
+                    network_input: np.ndarray | None = None) -> np.ndarray:
+        """Vessel probability of a photograph, float32 ``[H, W]`` in [0, 1], 0 outside the FOV.
+
+        Args:
+            image: uint8 RGB photograph ``[H, W, 3]``.
+            fov: bool field of view ``[H, W]``.
+            output: ``"final"``, or ``"stage1"`` of a chained model. Defaults to ``"final"``.
+            network_input: the image already preprocessed by :meth:`network_input` (saves
+                preprocessing twice for two outputs). Defaults to None.
+        """
+        fov = np.asarray(fov, bool)
+        if fov.shape != image.shape[:2]:
+            raise ValueError(f"FOV mask is {fov.shape[1]}x{fov.shape[0]} (width x height) but "
+                             f"the photograph is {image.shape[1]}x{image.shape[0]}")
+        inputs = self.network_input(image, fov) if network_input is None else network_input
+        probability = self.predict(inputs, output=output)
+        return np.where(fov, np.clip(probability, 0.0, 1.0), 0.0).astype(np.float32)
 
 
-def _fallback_card() -> dict:
-    return {"preprocessing": CLASSIC_CONFIG.to_dict(), "model": None, "tile_geometry": None}
+def _exported_card(path: Path, tile_model_name: str) -> ModelCard:
+    """The card written beside an exported file, or the classic default when there is none."""
+    if path.is_file():
+        return read_card_file(path)
+    return ModelCard(Architecture(tile_model_name))
 
 
-def _alignment(card: dict) -> int:
-    return int(((card.get("export") or {}).get("tile_geometry") or {}).get("alignment", 1))
+def _alignment(card_path: Path) -> int:
+    if not card_path.is_file():
+        return 1
+    export = read_card_file(card_path).export
+    return export.tile_geometry.alignment if export else 1
 
 
-def _load_saved_model(path: Path) -> LoadedModel:
-    card = read_saved_model_card(path) or _fallback_card()
-    return LoadedModel(SavedModelTileModel(path, _alignment(card)), card, path, "saved_model")
+def _load_saved_model(path: Path) -> tuple:
+    tile_model = SavedModelTileModel(path, _alignment(path / CARD_ASSET))
+    return tile_model, _exported_card(path / CARD_ASSET, tile_model.name), path, "saved_model"
 
 
-def _load_tflite(path: Path, num_threads: int | None) -> LoadedModel:
+def _load_tflite(path: Path, num_threads: int | None) -> tuple:
     card_path = path.with_suffix(".json")
-    card = (json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file()
-            else _fallback_card())
-    model = TFLiteTileModel(path, _alignment(card), num_threads=num_threads)
-    return LoadedModel(model, card, path, "tflite")
+    tile_model = TFLiteTileModel(path, _alignment(card_path), num_threads=num_threads)
+    return tile_model, _exported_card(card_path, tile_model.name), path, "tflite"
 
 
-def load_any_model(path: str | Path, *, num_threads: int | None = None) -> LoadedModel:
-    """Loads a bundle, ``.keras`` file, SavedModel or ``.tflite`` file.
+def _load(path: Path, num_threads: int | None) -> tuple:
+    """``(model, card, source, format)`` of an existing ``path``; ValueError for other things."""
+    suffix = path.suffix.lower()
+    if suffix in NOT_SUPPORTED:
+        raise ValueError(f"{path}: {NOT_SUPPORTED[suffix]} models are not supported; pass "
+                         f"{_EXPECTED}")
+    if path.is_file():
+        if suffix == ".tflite":
+            return _load_tflite(path, num_threads)
+        if suffix != ".keras":
+            raise ValueError(f"{path}: unknown model format {path.suffix or '(no suffix)'!r}; "
+                             f"expected {_EXPECTED}")
+    keras_file = path if suffix == ".keras" else path / MODEL_FILE
+    if keras_file.is_file() and not zipfile.is_zipfile(keras_file):
+        raise ValueError(f"{keras_file}: cannot load the model: not a .keras file (a .keras "
+                         "file is a zip archive); the file is damaged or of another format")
+    if path.is_file() or is_bundle(path):
+        model, card = load_bundle(path)
+        return model, card, path, "keras" if path.is_file() else "bundle"
+    if is_saved_model(path):
+        return _load_saved_model(path)
+    versions = existing_versions(path)
+    if versions:
+        return _load_saved_model(path / str(versions[-1]))
+    raise ValueError(f"{path}: not a model: expected {_EXPECTED}")
+
+
+def load_model(source: str | Path | None = None, options: InferenceOptions | None = None, *,
+               num_threads: int | None = None) -> LoadedModel:
+    """Loads a model in any of its forms (default: the bundled pretrained model).
 
     Args:
-        path: a bundle directory, a ``.keras`` file, a SavedModel version directory, a TF
-            Serving model directory (``NAME/`` holding integer versions: the highest is
-            loaded), or a ``.tflite`` file.
+        source: the name of a bundled model, a bundle directory, a ``.keras`` or ``.tflite``
+            file, a SavedModel directory or a TF Serving model directory (its highest
+            version). Defaults to None, the bundled pretrained model.
+        options: tiling, batching and TTA. Defaults to None (``InferenceOptions()``).
         num_threads: LiteRT CPU threads for ``.tflite`` files. Defaults to None.
 
     Returns:
         A :class:`LoadedModel`.
 
     Raises:
-        ValueError: nothing loadable at ``path`` (the message names it and what was expected).
+        ValueError: no model there, a format not supported, or a file that does not load;
+            the message names the file.
     """
-    path = Path(path)
+    path = resolve_bundle(source)
     if not path.exists():
-        raise ValueError(f"{path}: model not found")
-    if path.is_file():
-        if path.suffix == ".tflite":
-            return _load_tflite(path, num_threads)
-        if path.suffix == ".keras":
-            model, card = load_bundle(path)
-            return LoadedModel(model, card, path, "keras")
-        raise ValueError(f"{path}: unknown model file type {path.suffix or '(no suffix)'!r}; "
-                         "expected .keras or .tflite")
-    if (path / MODEL_FILE).is_file() and (path / CARD_FILE).is_file():
-        model, card = load_bundle(path)
-        return LoadedModel(model, card, path, "bundle")
-    if is_saved_model(path):
-        return _load_saved_model(path)
-    versions = existing_versions(path)
-    if versions:
-        return _load_saved_model(path / str(versions[-1]))
-    raise ValueError(f"{path}: not a model: expected a bundle directory ({MODEL_FILE} + "
-                     f"{CARD_FILE}), a SavedModel directory (or a folder of integer versions), "
-                     "a .keras or a .tflite file")
+        raise ValueError(f"{path}: model not found (expected {_EXPECTED})")
+    try:
+        model, card, path, fmt = _load(path, num_threads)
+    except (KeyError, TypeError, OSError, RuntimeError, zipfile.BadZipFile,
+            tf.errors.OpError) as error:
+        raise ValueError(f"{path}: cannot load the model ({type(error).__name__}: "
+                         f"{error})") from None
+    except ValueError as error:  # the messages of this module and the card name the file
+        message = str(error)
+        raise ValueError(message if str(path) in message
+                         else f"{path}: cannot load the model ({message})") from None
+    return LoadedModel(model, card, path, fmt, options or InferenceOptions())

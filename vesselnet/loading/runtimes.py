@@ -7,7 +7,8 @@ activation are passed to it (``tile_size=model.geometry, activation=model.activa
   inside ``tf.function``) -> ``[B, t, t, 1]`` float32, the vessel probability in one channel.
   That is the ``"sigmoid"`` layout of ``vessel_probability`` (channel 0, no transform), hence
   ``activation = "sigmoid"`` whatever the network's own output activation was.
-- ``geometry``: the fixed :class:`~vesselnet.inference.TileGeometry`; ``input_shape``
+- ``geometry``: the fixed :class:`~vesselnet.inference.TileGeometry`; ``facts``: the
+  :class:`~vesselnet.models.NetworkFacts` (that tile, the ``"sigmoid"`` layout); ``input_shape``
   ``(None, T, T, C)``; ``output`` (a symbolic ``[None, t, t, 1]``, never a dict: exported
   models carry the final output only); ``name``.
 - ``predict_tiles(tiles)``: the same on NumPy arrays, ``[B, t, t]``.
@@ -32,7 +33,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vesselnet.inference import TileGeometry
+from vesselnet.core.checks import check_int
+from vesselnet.models import NetworkFacts, TileGeometry
 
 TILE_MODEL_ACTIVATION = "sigmoid"  # one channel holding the probability: channel 0, as is
 
@@ -51,9 +53,9 @@ class TileModel:
     def __init__(self, geometry: TileGeometry, channels: int, name: str = "exported"):
         if not isinstance(geometry, TileGeometry):
             raise ValueError(f"geometry must be a TileGeometry, got {geometry!r}")
-        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-            raise ValueError(f"channels must be an integer >= 1, got {channels!r}")
+        check_int("channels", channels, 1)
         self.geometry = geometry
+        self.facts = NetworkFacts(channels, self.activation, fixed=geometry)
         self.name = name
         self.input_shape = (None, geometry.input_size, geometry.input_size, channels)
         self.output = keras.KerasTensor((None, geometry.output_size, geometry.output_size, 1))

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from vesselnet.core.checks import check_int
 from vesselnet.metrics.confusion import (
     COUNT_SCORES,
     Counts,
@@ -50,10 +51,7 @@ class MetricAccumulator:
 
     def __init__(self, threshold: float = 0.5, auc_bins: int | None = None):
         self.threshold = check_threshold(threshold)
-        if auc_bins is not None and (
-            isinstance(auc_bins, bool) or not isinstance(auc_bins, int) or auc_bins < 2
-        ):
-            raise ValueError(f"auc_bins must be None or an int >= 2, got {auc_bins!r}")
+        check_int("auc_bins", auc_bins, 2, optional=True)
         self.auc_bins = auc_bins
         self.reset()
 

@@ -10,14 +10,7 @@ import numbers
 
 import keras
 
-from vesselnet.core.activations import OUTPUT_ACTIVATIONS, vessel_probability
-
-ACTIVATIONS = OUTPUT_ACTIVATIONS
-
-
-def _check_activation(activation):
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+from vesselnet.core.activations import check_activation, vessel_probability
 
 
 def _labels_and_mask(y_true):
@@ -56,7 +49,7 @@ class MaskedF1Score(keras.metrics.Metric):
             0 <= threshold <= 1
         ):
             raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
-        _check_activation(activation)
+        check_activation(activation)
         self.threshold = float(threshold)
         self.activation = activation
         self.true_positives = self.add_variable((), initializer="zeros", name="true_positives")
@@ -107,7 +100,7 @@ class MaskedAUC(keras.metrics.AUC):
 
     def __init__(self, activation="log_softmax", num_thresholds=1000, curve="ROC",
                  name="masked_auc", **kwargs):
-        _check_activation(activation)
+        check_activation(activation)
         super().__init__(num_thresholds=num_thresholds, curve=curve, name=name, **kwargs)
         self.activation = activation
 

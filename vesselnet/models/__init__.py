@@ -21,13 +21,17 @@ from vesselnet.models.builder import (
     model_output_size,
 )
 from vesselnet.models.ensemble import ensemble_model
+from vesselnet.models.facts import NetworkFacts, TileGeometry, describe_network
 from vesselnet.models.summary import ModelSummary, summarize
 
 __all__ = [
     "ARCHITECTURES",
     "ModelOptions",
     "ModelSummary",
+    "NetworkFacts",
+    "TileGeometry",
     "build_model",
+    "describe_network",
     "ensemble_model",
     "geometry",
     "input_size_for_output",

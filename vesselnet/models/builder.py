@@ -6,8 +6,8 @@ import dataclasses
 
 import keras
 
-from vesselnet.core.activations import OUTPUT_ACTIVATIONS
 from vesselnet.core import sizes
+from vesselnet.core.activations import OUTPUT_ACTIVATIONS
 from vesselnet.models.blocks import BlockOptions, block_shrink
 from vesselnet.models.unet import segmentation_head, unet_body
 

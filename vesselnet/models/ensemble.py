@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import keras
 
-from vesselnet.inference import output_activation, select_output, tile_geometry
 from vesselnet.layers import ENSEMBLE_RULES, ClassProbabilityMean
+from vesselnet.models.facts import describe_network, select_output
 
 
 def ensemble_model(members, rule: str = "probability", name: str = "ensemble") -> keras.Model:
@@ -49,17 +49,17 @@ def ensemble_model(members, rule: str = "probability", name: str = "ensemble") -
     classes, margins, activations = set(), set(), []
     for index, member in enumerate(members, 1):
         label = f"member {index} ({member.name})"
-        try:
-            activation = output_activation(member)
-        except ValueError as error:
-            raise ValueError(f"{label}: {error}") from None
+        facts = describe_network(member)
+        if facts is None:
+            raise ValueError(f"{label}: not a network of the family (build_model or "
+                             "ensemble_model); its output activation and sizes are unknown")
+        activation = facts.activation
         if activation not in ("log_softmax", "softmax"):
             raise ValueError(f"{label}: output {activation!r}; an ensemble averages softmax "
                              "outputs (two or more classes)")
         activations.append(activation)
         classes.add(select_output(member.output).shape[-1])
-        geometry = tile_geometry(member)
-        margins.add(geometry.input_size - geometry.output_size)
+        margins.add(_margin(facts))
     if len(classes) != 1:
         raise ValueError(f"the members output different numbers of classes: {sorted(classes)}")
     if len(margins) != 1:
@@ -74,3 +74,12 @@ def ensemble_model(members, rule: str = "probability", name: str = "ensemble") -
     mean = ClassProbabilityMean(activations, rule, name="mean")(outputs)
     output = keras.layers.Activation("log_softmax", dtype="float32", name="output")(mean)
     return keras.Model(image, output, name=name)
+
+
+def _margin(facts) -> int:
+    """Input minus output side of a network (constant over its valid sizes): at its fixed tile,
+    else at the first valid size from 572, the paper's tile, upwards."""
+    if facts.fixed is not None:
+        return facts.fixed.input_size - facts.fixed.output_size
+    size = next(size for size in range(572, 572 + 4096) if facts.output_size(size))
+    return size - facts.output_size(size)

@@ -6,8 +6,8 @@ import dataclasses
 
 import keras
 
-from vesselnet.layers import RecurrentConv2D
 from vesselnet.core import sizes
+from vesselnet.layers import RecurrentConv2D
 from vesselnet.models.builder import build_model, geometry
 
 

@@ -69,7 +69,7 @@ def split_validation(records: list[ImageRecord], data: DataConfig):
 
 def preprocess_records(records, config: PreprocessConfig) -> list[np.ndarray]:
     """The float32 ``[H, W, C]`` network inputs of ``records`` under ``config``."""
-    return [np.asarray(preprocess(r.image, config, r.fov if config.needs_fov else None),
+    return [np.asarray(preprocess(r.image, config, r.fov),
                        np.float32) for r in records]
 
 

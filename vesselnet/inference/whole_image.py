@@ -7,12 +7,14 @@ entry point for NumPy images.
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from vesselnet.core.checks import check_int
 from vesselnet.inference.geometry import TileGeometry, tile_geometry
 from vesselnet.inference.outputs import output_activation, select_output, vessel_probability
 from vesselnet.inference.tile_choice import (
@@ -26,10 +28,35 @@ from vesselnet.inference.tiling import (
     overlap_tile_predict_tf,
     tile_step,
 )
-from vesselnet.inference.tta import TTA_COPIES, flip_tta, tta_mode
+from vesselnet.inference.tta import TTA_COPIES, TTA_MODES, flip_tta, tta_mode
 
 DEFAULT_BATCH_SIZE = 2  # CPU convolutions on large tiles gain little from bigger batches
 _FUNCTIONS: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceOptions:
+    """How the network goes over a whole image (see :func:`predict_image`).
+
+    Args:
+        tile_size: wanted input tile side. Defaults to None (the cheapest tile, up to 800).
+        batch_size: network inputs per call. Defaults to 2.
+        tta: test-time augmentation, False, True (= ``"flips"``), ``"flips"`` or
+            ``"dihedral"``. Defaults to False.
+
+    Example:
+        >>> InferenceOptions(tile_size=372, tta=True)
+    """
+
+    tile_size: int | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    tta: bool | str = False
+
+    def __post_init__(self):
+        check_int("tile_size", self.tile_size, 1, optional=True)
+        check_int("batch_size", self.batch_size, 1)
+        if not isinstance(self.tta, bool) and self.tta not in TTA_MODES:
+            raise ValueError(f"tta must be True, False or one of {TTA_MODES}, got {self.tta!r}")
 
 
 def make_tiled_predictor(model: keras.Model, geometry: TileGeometry | None = None, *,
@@ -68,8 +95,7 @@ def make_tiled_predictor(model: keras.Model, geometry: TileGeometry | None = Non
     tile_step(geometry.output_size - 2 * context, overlap)  # raises for a bad overlap
     blend_window(1, window)  # raises for an unknown window
     mode = tta_mode(tta)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    check_int("batch_size", batch_size, 1)
 
     def model_fn(tiles):
         return vessel_probability(select_output(model(tiles, training=False), output),
