@@ -35,13 +35,11 @@ import tensorflow as tf  # noqa: E402
 from vesselnet.inference import (  # noqa: E402
     TileGeometry,
     choose_tile_geometry,
-    default_context,
-    default_overlap,
     predict_image,
-    tile_count,
     tile_geometry,
-    tile_step,
 )
+from vesselnet.inference.tile_choice import default_context, default_overlap  # noqa: E402
+from vesselnet.inference.tiling import tile_count, tile_step  # noqa: E402
 from vesselnet.models import build_model  # noqa: E402
 
 DRIVE_SHAPE = (584, 565, 1)

@@ -10,22 +10,24 @@ import pytest
 import tensorflow as tf
 
 from vesselnet.inference import (
-    WINDOW_FLOOR,
     TileGeometry,
-    blend_window,
     choose_tile_geometry,
     make_tiled_predictor,
-    mirror_pad,
     output_activation,
     predict_image,
     predict_images,
-    tile_count,
     tile_geometry,
-    tile_step,
     vessel_probability,
 )
 from vesselnet.inference import geometry as geometry_module
 from vesselnet.inference.tile_choice import MIN_SAME_PADDING_TILE
+from vesselnet.inference.tiling import (
+    WINDOW_FLOOR,
+    blend_window,
+    mirror_pad,
+    tile_count,
+    tile_step,
+)
 from vesselnet.models import build_model, model_output_size
 
 RNG = np.random.default_rng(7)

@@ -12,35 +12,19 @@
 """
 
 from vesselnet.export.calibration import calibration_tiles
-from vesselnet.export.saved_model import (
-    SIGNATURES,
-    existing_versions,
-    export_saved_model,
-    is_saved_model,
-    write_models_config,
-)
+from vesselnet.export.saved_model import SIGNATURES, export_saved_model, write_models_config
 from vesselnet.export.serving import parse_predict_response, predict_request
 from vesselnet.export.signatures import MIN_IMAGE_SIDE
-from vesselnet.export.tflite import (
-    QUANTIZATIONS,
-    check_quantizations,
-    convert_tile_model,
-    convert_tile_models,
-    export_tflite,
-)
+from vesselnet.export.tflite import QUANTIZATIONS, convert_tile_model, export_tflite
 
 __all__ = [
     "MIN_IMAGE_SIDE",
     "QUANTIZATIONS",
     "SIGNATURES",
     "calibration_tiles",
-    "check_quantizations",
     "convert_tile_model",
-    "convert_tile_models",
-    "existing_versions",
     "export_saved_model",
     "export_tflite",
-    "is_saved_model",
     "parse_predict_response",
     "predict_request",
     "write_models_config",

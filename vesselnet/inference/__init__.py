@@ -8,22 +8,16 @@
 - ``overlap_tile_predict_tf``: the core in TF ops (mirror padding, tile grid, batched
   ``tf.while_loop``, blended accumulation), usable in a ``tf.function`` with unknown H, W.
 - ``flip_tta``: test-time augmentation of tiles by flips (and transposes).
-- ``choose_tile_geometry``, ``default_overlap``, ``default_context``: default tile settings.
+- ``choose_tile_geometry``: the tile that covers an image cheapest (``tile_choice``).
 - ``make_tiled_predictor``: model + core as one TF function, for exported signatures.
 - ``predict_image`` / ``predict_images``: eager entry points for NumPy images.
 """
 
-from vesselnet.inference.geometry import (
-    DEFAULT_TILE_INPUT,
-    TileGeometry,
-    network_facts,
-    tile_geometry,
-)
-from vesselnet.inference.outputs import (
-    output_activation,
-    select_output,
-    vessel_probability,
-)
+from vesselnet.inference.geometry import TileGeometry, network_facts, tile_geometry
+from vesselnet.inference.outputs import output_activation, select_output, vessel_probability
+from vesselnet.inference.tile_choice import choose_tile_geometry
+from vesselnet.inference.tiling import overlap_tile_predict_tf
+from vesselnet.inference.tta import TTA_MODES, flip_tta
 from vesselnet.inference.whole_image import (
     DEFAULT_BATCH_SIZE,
     InferenceOptions,
@@ -31,49 +25,21 @@ from vesselnet.inference.whole_image import (
     predict_image,
     predict_images,
 )
-from vesselnet.inference.tile_choice import (
-    DEFAULT_MAX_TILE_INPUT,
-    choose_tile_geometry,
-    default_context,
-    default_overlap,
-)
-from vesselnet.inference.tiling import (
-    WINDOW_FLOOR,
-    WINDOWS,
-    blend_window,
-    check_context,
-    mirror_pad,
-    overlap_tile_predict_tf,
-    tile_count,
-    tile_step,
-)
-from vesselnet.inference.tta import TTA_MODES, flip_tta
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
-    "DEFAULT_MAX_TILE_INPUT",
-    "DEFAULT_TILE_INPUT",
-    "InferenceOptions",
     "TTA_MODES",
+    "InferenceOptions",
     "TileGeometry",
-    "WINDOWS",
-    "WINDOW_FLOOR",
-    "blend_window",
-    "check_context",
     "choose_tile_geometry",
-    "default_context",
-    "default_overlap",
     "flip_tta",
     "make_tiled_predictor",
-    "mirror_pad",
     "network_facts",
     "output_activation",
     "overlap_tile_predict_tf",
     "predict_image",
     "predict_images",
     "select_output",
-    "tile_count",
     "tile_geometry",
-    "tile_step",
     "vessel_probability",
 ]
