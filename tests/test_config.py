@@ -326,3 +326,21 @@ def test_bad_typed_settings_raise_value_error_naming_the_key(settings, message):
     with pytest.raises(ValueError) as error:
         load_config(None, settings=settings)
     assert message in str(error.value)
+
+
+def test_resume_config_reads_the_run_directory_config(tmp_path):
+    from vesselnet.training import resume_config
+
+    with pytest.raises(ValueError, match="no config.toml, not a vesselnet run directory"):
+        resume_config(tmp_path)
+    config = load_config(None, STEPS + ["model.filters=4"])
+    (tmp_path / "config.toml").write_text(to_toml(config), encoding="utf-8")
+    assert resume_config(tmp_path) == config
+    longer = resume_config(tmp_path, ["training.seed=3"], {"training.steps": 20})
+    assert (longer.training.steps, longer.training.seed, longer.model.filters) == (20, 3, 4)
+
+
+def test_cli_refuses_config_with_resume(tmp_path):
+    (tmp_path / "config.toml").write_text(to_toml(load_config(None, STEPS)), encoding="utf-8")
+    result = CliRunner().invoke(main, ["fit", "--resume", str(tmp_path), "--config", "drive"])
+    assert result.exit_code == 1 and "drop --config" in result.output
