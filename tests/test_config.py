@@ -1,21 +1,38 @@
-"""Run configuration: TOML presets, overrides, the TOML writer, and every bad input we refuse."""
+"""Run configuration: TOML presets, overrides, typed settings, the plain form, the TOML writer,
+and every bad input we refuse."""
 
+import ast
+import json
 import math
 import tomllib
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import vesselnet
 from vesselnet.cli import main
 from vesselnet.config import (
     PRESET_DIR,
+    AugmentConfig,
+    DataConfig,
+    LossConfig,
+    ModelConfig,
+    OptimizerConfig,
+    PatchConfig,
+    PreprocessConfig,
     RunConfig,
+    Step,
+    TrainingConfig,
     apply_overrides,
+    apply_settings,
     config_to_dict,
     dict_to_toml,
+    from_plain,
     load_config,
     load_config_text,
     parse_override,
+    to_plain,
     to_toml,
 )
 
@@ -198,3 +215,132 @@ def test_cli_needs_exactly_one_of_run_dir_and_resume(tmp_path):
     assert both.exit_code == 2
     missing = CliRunner().invoke(main, ["fit", "--resume", str(tmp_path / "none")])
     assert missing.exit_code == 1 and "no config.toml" in missing.output
+
+
+# --- where configuration sits -------------------------------------------------------------
+
+
+def _vesselnet_imports(package: str) -> dict[str, set[str]]:
+    """``{file: vesselnet modules it imports}`` for every module of ``vesselnet.<package>``."""
+    found = {}
+    for path in (Path(vesselnet.__file__).parent / package).glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+        found[path.name] = {name for name in names if name.split(".")[0] == "vesselnet"}
+    return found
+
+
+@pytest.mark.parametrize("package, allowed", [
+    ("config", ("vesselnet.config", "vesselnet.core")),
+    ("core", ("vesselnet.core",)),
+])
+def test_config_and_core_sit_at_the_bottom_of_the_package(package, allowed):
+    imports = _vesselnet_imports(package)
+    assert imports, package
+    outside = {file: sorted(name for name in names if not name.startswith(allowed))
+               for file, names in imports.items()}
+    assert {file: names for file, names in outside.items() if names} == {}
+
+
+def test_moved_names_are_still_exported_by_their_old_packages():
+    from vesselnet import config, data, models, preprocessing
+
+    assert preprocessing.PreprocessConfig is config.PreprocessConfig
+    assert preprocessing.CLASSIC_CONFIG is config.CLASSIC_CONFIG
+    assert preprocessing.Step is config.Step
+    assert data.PatchConfig is config.PatchConfig and data.AugmentConfig is config.AugmentConfig
+    assert models.ModelOptions is config.ModelOptions
+    assert models.ARCHITECTURES is config.ARCHITECTURES
+
+
+# --- one plain form for JSON and TOML -----------------------------------------------------
+
+
+@pytest.mark.parametrize("section", [
+    DataConfig(dataset="DRIVE", data_dir="/d", validation_images=("37", "38"),
+               preprocessing=PreprocessConfig(grayscale=None, steps=(Step("minmax"),))),
+    ModelConfig(arch="r2unet", options={"steps": 3, "batch_norm": True}),
+    PatchConfig(input_size=140, output_size=52, use_weight_map=True),
+    AugmentConfig(elastic=False, max_rotation_degrees=10.0),
+    LossConfig(name="wce_dice", options={"dice_weight": 2.0}),
+    OptimizerConfig(name="sgd", schedule="step", step_every=5),
+    TrainingConfig(epochs=2, precision="mixed_bfloat16"),
+    PreprocessConfig(grayscale="itu_r_601").with_statistics(127.3, 41.2),
+    load_config("drive_baseline", settings={"data.data_dir": "/d"}),
+])
+def test_every_section_round_trips_through_its_plain_form_in_json(section):
+    plain = json.loads(json.dumps(to_plain(section)))
+    assert from_plain(type(section), plain) == section
+    assert from_plain(type(section), json.loads(json.dumps(to_plain(section, null=False)))) == section
+
+
+def test_preprocess_config_keeps_the_json_form_of_existing_model_cards():
+    card_form = {"grayscale": None, "steps": [
+        {"name": "minmax", "low": 0.0, "high": 1.0, "in_fov": True}]}
+    config = PreprocessConfig.from_dict(card_form)
+    assert config.grayscale is None and config.steps == (Step("minmax", in_fov=True),)
+    assert config.to_dict() == card_form
+    assert to_plain(config, null=False)["grayscale"] == "rgb"  # TOML has no null
+    assert PreprocessConfig.from_dict({}) == PreprocessConfig()
+
+
+def test_run_config_leaves_the_derived_patch_fields_out_of_its_plain_form():
+    config = RunConfig(patches={"input_size": 124}, training=TrainingConfig(batch_size=3, seed=9))
+    assert (config.patches.output_size, config.patches.batch_size, config.patches.seed) == (
+        36, 3, 9)
+    plain = to_plain(config)
+    assert "output_size" not in plain["patches"] and plain["patches"]["input_size"] == 124
+    assert from_plain(RunConfig, plain) == config
+    assert to_plain(RunConfig(augment=None))["augment"] == {"enabled": False}
+
+
+def test_training_epochs_alone_mean_no_steps():
+    assert (TrainingConfig(epochs=3).steps, TrainingConfig().steps) == (0, 1000)
+    with pytest.raises(ValueError, match="set exactly one"):
+        TrainingConfig(steps=5, epochs=3)
+
+
+# --- typed settings (the CLI flags) and resuming ------------------------------------------
+
+
+def test_typed_settings_take_python_values_and_overrides_win_over_them():
+    settings = {"training.steps": 5, "training.epochs": 0, "data.data_dir": 'C:\\data "x"',
+                "training.precision": "mixed_float16", "data.synthetic_size": (64, 80)}
+    config = load_config("drive", ["training.steps=7"], settings)
+    assert config.training.steps == 7 and config.training.precision == "mixed_float16"
+    assert config.data.data_dir == 'C:\\data "x"' and config.data.synthetic_size == (64, 80)
+    assert load_config_text(to_toml(config)) == config
+    assert apply_settings({"a": {"b": 1}}, {"a.c": 2}) == {"a": {"b": 1, "c": 2}}
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"training.batch_size": "4"}, "training.batch_size must be of type int, got '4'"),
+    ({"training.stepz": 1}, "unknown key 'training.stepz'"),
+    ({"steps": 1}, "override must look like section.key=value"),
+])
+def test_bad_typed_settings_raise_value_error_naming_the_key(settings, message):
+    with pytest.raises(ValueError) as error:
+        load_config(None, settings=settings)
+    assert message in str(error.value)
+
+
+def test_resume_config_reads_the_run_directory_config(tmp_path):
+    from vesselnet.training import resume_config
+
+    with pytest.raises(ValueError, match="no config.toml, not a vesselnet run directory"):
+        resume_config(tmp_path)
+    config = load_config(None, STEPS + ["model.filters=4"])
+    (tmp_path / "config.toml").write_text(to_toml(config), encoding="utf-8")
+    assert resume_config(tmp_path) == config
+    longer = resume_config(tmp_path, ["training.seed=3"], {"training.steps": 20})
+    assert (longer.training.steps, longer.training.seed, longer.model.filters) == (20, 3, 4)
+
+
+def test_cli_refuses_config_with_resume(tmp_path):
+    (tmp_path / "config.toml").write_text(to_toml(load_config(None, STEPS)), encoding="utf-8")
+    result = CliRunner().invoke(main, ["fit", "--resume", str(tmp_path), "--config", "drive"])
+    assert result.exit_code == 1 and "drop --config" in result.output

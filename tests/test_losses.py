@@ -1,5 +1,6 @@
 """Tests of vesselnet.losses: hand-computed values, masking, activations, seeds, serialization."""
 
+import inspect
 import math
 
 import keras
@@ -193,3 +194,15 @@ def test_wrong_channel_count_raises():
                                       activation="sigmoid")
     with pytest.raises(ValueError, match=r"\[B, h, w, 2\]"):
         losses.soft_dice_loss(Y_TRUE[..., :1], model_output(VESSEL_PROBABILITY, "log_softmax"))
+
+
+def test_config_loss_option_table_equals_the_loss_constructors():
+    """``vesselnet.config`` checks loss options against a table so it need not import losses."""
+    from vesselnet.config import LOSS_OPTIONS
+
+    signatures = {
+        name: tuple(parameter for parameter in inspect.signature(cls.__init__).parameters
+                    if parameter not in ("self", "kwargs", "activation"))
+        for name, cls in losses.LOSSES.items()
+    }
+    assert LOSS_OPTIONS == signatures

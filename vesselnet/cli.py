@@ -169,35 +169,26 @@ def fit_command(run_dir, config_source, resume_dir, overrides, steps, batch_size
       vesselnet fit runs/x --config drive --data-dir D --set optimizer.name=sgd \\
           --set optimizer.learning_rate=0.01 --steps 200
     """
-    from pathlib import Path
-
     from vesselnet.config import load_config
+    from vesselnet.training import TrainingDivergedError, fit, resume_config
 
     if (run_dir is None) == (resume_dir is None):
         raise click.UsageError("give RUN_DIR for a new run or --resume RUN_DIR, not both")
     shortcuts = {"training.steps": steps, "training.batch_size": batch_size,
                  "training.precision": precision, "training.strategy": strategy,
-                 "training.seed": seed}
-    settings = [f"{key}={value}" for key, value in shortcuts.items() if value is not None]
+                 "training.seed": seed, "data.data_dir": data_dir}
+    settings = {key: value for key, value in shortcuts.items() if value is not None}
     if steps is not None:
-        settings.append("training.epochs=0")
-    if data_dir is not None:
-        settings.append(f"data.data_dir={json.dumps(data_dir)}")
-    settings.extend(overrides)
+        settings["training.epochs"] = 0
     try:
         if resume_dir is not None:
             if config_source is not None:
                 raise ValueError("--resume reads RUN_DIR/config.toml; drop --config")
-            source = Path(resume_dir) / "config.toml"
-            if not source.is_file():
-                raise ValueError(f"{resume_dir}: no config.toml, not a vesselnet run directory")
-            config = load_config(source, settings)
+            config = resume_config(resume_dir, overrides, settings)
         else:
-            config = load_config(config_source, settings)
+            config = load_config(config_source, overrides, settings)
     except ValueError as error:
         raise _fail_cleanly(error) from None
-    from vesselnet.training import TrainingDivergedError, fit
-
     try:
         result = fit(config, resume_dir or run_dir, resume=resume_dir is not None)
     except (ValueError, TrainingDivergedError) as error:  # VesselnetDataError is a ValueError

@@ -1,34 +1,55 @@
-"""Training configuration: frozen dataclasses grouped by concern, read from and written to TOML.
+"""Configuration: frozen dataclasses grouped by concern, one plain form, TOML files and presets.
 
-A run is described by one :class:`RunConfig` with the sections ``data``, ``model``,
-``patches`` (:class:`~vesselnet.data.pipeline.PatchConfig`), ``augment``
-(:class:`~vesselnet.data.augment.AugmentConfig`), ``loss``, ``optimizer`` and ``training``.
-:func:`load_config` reads a TOML file or a named preset (``vesselnet/config/presets/NAME.toml``) and
-applies ``section.key=value`` overrides whose values are TOML literals. :func:`to_toml` writes
-the resolved configuration back (``tomllib`` only reads TOML). ``patches.batch_size``,
-``patches.seed`` and ``patches.output_size`` are derived from ``training`` and the model.
+Every configuration dataclass of the package lives here, and this package imports nothing of
+vesselnet but :mod:`vesselnet.core`, so every other package can depend on it:
+
+- ``data``: :class:`DataConfig`; ``preprocess`` / ``steps``: :class:`PreprocessConfig`,
+  :class:`Step` and the grayscale presets; ``patches``: :class:`PatchConfig`; ``augment``:
+  :class:`AugmentConfig`; ``model``: :class:`ModelConfig`, :class:`ModelOptions`,
+  :data:`ARCHITECTURES` and their size arithmetic; ``training``: :class:`LossConfig`,
+  :class:`OptimizerConfig`, :class:`TrainingConfig`; ``run``: :class:`RunConfig`.
+- ``plain``: :func:`to_plain` / :func:`from_plain`, the one (de)serialisation scheme that
+  JSON (model cards) and TOML (config files) share.
+- ``toml_io``: :func:`load_config` reads a TOML file or a named preset
+  (``vesselnet/config/presets/NAME.toml``), sets typed ``settings`` and ``section.key=value``
+  overrides whose values are TOML literals; :func:`to_toml` writes the resolved configuration
+  back. ``patches.batch_size``, ``patches.seed`` and ``patches.output_size`` are derived from
+  ``training`` and the model.
 
 Example:
-    >>> config = load_config("synthetic", overrides=["training.steps=20", "model.filters=8"])
+    >>> config = load_config("synthetic", overrides=["model.filters=8"],
+    ...                      settings={"training.steps": 20})
     >>> load_config_text(to_toml(config)) == config
     True
 """
 
-from vesselnet.config.sections import (
-    OPTIMIZERS,
-    PRECISIONS,
-    PRESET_DIR,
-    SCHEDULES,
-    STRATEGIES,
-    DataConfig,
-    LossConfig,
+from vesselnet.config.augment import AugmentConfig
+from vesselnet.config.data import DataConfig
+from vesselnet.config.model import (
+    ARCHITECTURES,
     ModelConfig,
-    OptimizerConfig,
-    RunConfig,
-    TrainingConfig,
+    ModelOptions,
+    geometry,
+    model_output_size,
 )
+from vesselnet.config.patches import PatchConfig
+from vesselnet.config.plain import from_plain, to_plain
+from vesselnet.config.preprocess import (
+    CLASSIC_CONFIG,
+    DEFAULT_GRAYSCALE,
+    GRAYSCALE_PRESETS,
+    GREEN_WEIGHTS,
+    ITU_R_601_WEIGHTS,
+    PreprocessConfig,
+    resolve_grayscale_weights,
+)
+from vesselnet.config.run import DERIVED_PATCH_FIELDS, RunConfig
+from vesselnet.config.steps import CLASSIC_STEPS, STEP_PARAMETERS, Step
 from vesselnet.config.toml_io import (
+    PRESET_DIR,
+    SECTIONS,
     apply_overrides,
+    apply_settings,
     config_from_dict,
     config_to_dict,
     dict_to_toml,
@@ -38,26 +59,58 @@ from vesselnet.config.toml_io import (
     preset_path,
     to_toml,
 )
+from vesselnet.config.training import (
+    LOSS_OPTIONS,
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
+    STRATEGIES,
+    LossConfig,
+    OptimizerConfig,
+    TrainingConfig,
+)
 
 __all__ = [
+    "ARCHITECTURES",
+    "CLASSIC_CONFIG",
+    "CLASSIC_STEPS",
+    "DEFAULT_GRAYSCALE",
+    "DERIVED_PATCH_FIELDS",
+    "GRAYSCALE_PRESETS",
+    "GREEN_WEIGHTS",
+    "ITU_R_601_WEIGHTS",
+    "LOSS_OPTIONS",
+    "OPTIMIZERS",
+    "PRECISIONS",
+    "PRESET_DIR",
+    "SCHEDULES",
+    "SECTIONS",
+    "STEP_PARAMETERS",
+    "STRATEGIES",
+    "AugmentConfig",
     "DataConfig",
     "LossConfig",
     "ModelConfig",
-    "OPTIMIZERS",
+    "ModelOptions",
     "OptimizerConfig",
-    "PRECISIONS",
-    "PRESET_DIR",
+    "PatchConfig",
+    "PreprocessConfig",
     "RunConfig",
-    "SCHEDULES",
-    "STRATEGIES",
+    "Step",
     "TrainingConfig",
     "apply_overrides",
+    "apply_settings",
     "config_from_dict",
     "config_to_dict",
     "dict_to_toml",
+    "from_plain",
+    "geometry",
     "load_config",
     "load_config_text",
+    "model_output_size",
     "parse_override",
     "preset_path",
+    "resolve_grayscale_weights",
+    "to_plain",
     "to_toml",
 ]

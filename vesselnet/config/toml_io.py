@@ -1,119 +1,55 @@
-"""Reading a run configuration from TOML (presets, files, ``section.key=value`` overrides) and
-writing the resolved configuration back (``tomllib`` only reads TOML)."""
+"""Reading a run configuration from TOML (presets, files, settings and ``section.key=value``
+overrides) and writing the resolved configuration back (``tomllib`` only reads TOML).
+
+Both directions go through the plain form of :mod:`vesselnet.config.plain`, in its TOML
+spelling (``null=False``): TOML has no null, so RGB preprocessing reads and writes as
+``grayscale = "rgb"`` and a switched-off section as ``enabled = false``.
+"""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
 import tomllib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from vesselnet.config.sections import (
-    _DERIVED_PATCH_KEYS,
-    PRESET_DIR,
-    DataConfig,
-    LossConfig,
-    ModelConfig,
-    OptimizerConfig,
-    RunConfig,
-    TrainingConfig,
-)
-from vesselnet.data.augment import AugmentConfig
-from vesselnet.data.pipeline import PatchConfig
-from vesselnet.preprocessing import PreprocessConfig
+from vesselnet.config.plain import from_plain, to_plain
+from vesselnet.config.run import RunConfig
 
-_SECTIONS = {"data": DataConfig, "model": ModelConfig, "patches": PatchConfig,
-             "augment": AugmentConfig, "loss": LossConfig, "optimizer": OptimizerConfig,
-             "training": TrainingConfig}
+PRESET_DIR = Path(__file__).resolve().parent / "presets"  # vesselnet/config/presets/*.toml
+SECTIONS = tuple(field.name for field in dataclasses.fields(RunConfig))
 
 
-def _coerce(section: str, field: dataclasses.Field, value: Any) -> Any:
-    """Turns a TOML value into the field's type, or raises ValueError naming the key."""
-    key = f"{section}.{field.name}"
-    default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-    if isinstance(default, PreprocessConfig):
-        if not isinstance(value, dict):
-            raise ValueError(f"{key} must be a table, got {value!r}")
-        value = dict(value)
-        if value.get("grayscale") == "rgb":
-            value["grayscale"] = None
-        try:
-            return PreprocessConfig.from_dict(value)
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"{key}: {error}") from None
-    expected = type(default)
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if expected is tuple and isinstance(value, list):
-        value = tuple(value)
-    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise ValueError(f"{key} must be of type {expected.__name__}, got {value!r}")
-    return value
-
-
-def config_from_dict(values: dict) -> RunConfig:
-    """Builds a :class:`RunConfig` from nested dicts; unknown keys raise ValueError."""
-    unknown = sorted(set(values) - set(_SECTIONS))
+def config_from_dict(values: Mapping) -> RunConfig:
+    """Builds a :class:`RunConfig` from nested dicts (its plain form); unknown keys raise."""
+    unknown = sorted(set(values) - set(SECTIONS))
     if unknown:
-        raise ValueError(f"unknown config section(s) {unknown}; valid sections: {list(_SECTIONS)}")
-    sections = {}
-    for name, cls in _SECTIONS.items():
-        if not isinstance(values.get(name, {}), dict):
-            raise ValueError(f"[{name}] must be a table, got {values[name]!r}")
-        given = dict(values.get(name, {}))
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        valid = sorted(set(fields) - (set(_DERIVED_PATCH_KEYS) if name == "patches" else set()))
-        if name == "augment":
-            valid.append("enabled")
-        for key in given:
-            if key not in valid:
-                raise ValueError(
-                    f"unknown key '{name}.{key}'; valid keys of [{name}]: {', '.join(valid)}")
-        enabled = given.pop("enabled", True) if name == "augment" else True
-        if not isinstance(enabled, bool):
-            raise ValueError(f"augment.enabled must be true or false, got {enabled!r}")
-        if name == "training" and "epochs" in given:
-            given.setdefault("steps", 0)
-        kwargs = {key: _coerce(name, fields[key], value) for key, value in given.items()}
-        if name == "patches":
-            kwargs.setdefault("input_size", RunConfig.patches.input_size)
-            kwargs["output_size"] = kwargs["input_size"]  # RunConfig sets the model output size
-        try:
-            sections[name] = cls(**kwargs) if enabled else None
-        except TypeError as error:
-            raise ValueError(f"[{name}]: {error}") from None
-    return RunConfig(**sections)
+        raise ValueError(f"unknown config section(s) {unknown}; valid sections: {list(SECTIONS)}")
+    return from_plain(RunConfig, values)
 
 
 def config_to_dict(config: RunConfig) -> dict:
-    """Nested plain dict of ``config`` (what :func:`to_toml` writes)."""
-    result = {}
-    for name in _SECTIONS:
-        section = getattr(config, name)
-        if section is None:
-            result[name] = {"enabled": False}
-            continue
-        values = {}
-        for field in dataclasses.fields(section):
-            value = getattr(section, field.name)
-            if name == "patches" and field.name in _DERIVED_PATCH_KEYS:
-                continue
-            if isinstance(value, PreprocessConfig):
-                value = value.to_dict()
-                value["grayscale"] = "rgb" if value["grayscale"] is None else value["grayscale"]
-            values[field.name] = list(value) if isinstance(value, tuple) else value
-        result[name] = values
-    return result
+    """Nested plain dict of ``config`` in its TOML spelling (what :func:`to_toml` writes)."""
+    return to_plain(config, null=False)
+
+
+def _split_key(key: str, text: str) -> list[str]:
+    path = [part.strip() for part in key.split(".")]
+    if len(path) < 2 or not all(path):
+        raise ValueError(f"override must look like section.key=value, got {text!r}")
+    return path
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"training.steps=100"`` -> ``(["training", "steps"], 100)``; bare words are strings."""
     key, sep, raw = text.partition("=")
-    path = [part.strip() for part in key.split(".")]
-    if not sep or len(path) < 2 or not all(path):
+    if not sep:
         raise ValueError(f"override must look like section.key=value, got {text!r}")
+    path = _split_key(key, text)
     try:
         value = tomllib.loads(f"value = {raw.strip()}")["value"]
     except tomllib.TOMLDecodeError:
@@ -121,17 +57,39 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return path, value
 
 
-def apply_overrides(values: dict, overrides) -> dict:
-    """A copy of nested ``values`` with each ``section.key=value`` override set."""
-    result = json.loads(json.dumps(values))
+def _set(values: dict, path: list[str], value: Any, text: str) -> None:
+    node = values
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"override {text!r}: {part!r} is not a table")
+    node[path[-1]] = value
+
+
+def apply_settings(values: Mapping, settings: Mapping[str, Any] | None) -> dict:
+    """A copy of nested ``values`` with each ``{"section.key": value}`` setting set.
+
+    Args:
+        values: the plain form of a config (nested dicts), as read from TOML.
+        settings: Python values by dotted key, e.g. ``{"training.steps": 100,
+            "data.data_dir": "/data/DRIVE"}``; None sets nothing. Defaults to None.
+
+    Example:
+        >>> apply_settings({"training": {"steps": 1}}, {"training.seed": 3})
+        {'training': {'steps': 1, 'seed': 3}}
+    """
+    result = copy.deepcopy(dict(values))
+    for key, value in (settings or {}).items():
+        _set(result, _split_key(key, f"{key}={value!r}"), value, f"{key}={value!r}")
+    return result
+
+
+def apply_overrides(values: Mapping, overrides: Iterable[str]) -> dict:
+    """A copy of nested ``values`` with each ``section.key=value`` override (TOML literal) set."""
+    result = copy.deepcopy(dict(values))
     for text in overrides:
         path, value = parse_override(text)
-        node = result
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ValueError(f"override {text!r}: {part!r} is not a table")
-        node[path[-1]] = value
+        _set(result, path, value, text)
     return result
 
 
@@ -149,19 +107,44 @@ def preset_path(name_or_path: str | Path) -> Path:
     return preset
 
 
-def load_config_text(text: str, overrides=()) -> RunConfig:
-    """Parses TOML ``text``, applies ``overrides`` and builds the :class:`RunConfig`."""
+def load_config_text(text: str, overrides: Iterable[str] = (),
+                     settings: Mapping[str, Any] | None = None) -> RunConfig:
+    """Parses TOML ``text``, applies ``settings`` then ``overrides`` and builds the config.
+
+    Args: as :func:`load_config`, with the TOML ``text`` instead of a source.
+    """
     try:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"invalid TOML: {error}") from None
-    return config_from_dict(apply_overrides(values, overrides))
+    return config_from_dict(apply_overrides(apply_settings(values, settings), overrides))
 
 
-def load_config(source: str | Path | None = None, overrides=()) -> RunConfig:
-    """Reads a TOML file or preset (None: all defaults) and applies ``overrides``."""
+def load_config(source: str | Path | None = None, overrides: Iterable[str] = (),
+                settings: Mapping[str, Any] | None = None) -> RunConfig:
+    """Reads a TOML file or preset and applies typed ``settings``, then ``overrides``.
+
+    Args:
+        source: a TOML file, or a preset name (``vesselnet/config/presets/NAME.toml``);
+            None for all defaults. Defaults to None.
+        overrides: ``section.key=value`` strings whose values are TOML literals (``--set``);
+            applied last, so they win over ``settings``. Defaults to ().
+        settings: Python values by dotted key (the typed flags of ``vesselnet fit``), e.g.
+            ``{"training.steps": 100, "data.data_dir": "/data/DRIVE"}``. Defaults to None.
+
+    Returns:
+        The :class:`RunConfig`.
+
+    Raises:
+        ValueError: a missing file or preset, invalid TOML, or a bad setting (named).
+
+    Example:
+        >>> config = load_config("drive", ["optimizer.name=sgd"], {"data.data_dir": "DRIVE"})
+        >>> config.optimizer.name, config.data.data_dir
+        ('sgd', 'DRIVE')
+    """
     text = "" if source is None else preset_path(source).read_text(encoding="utf-8")
-    return load_config_text(text, overrides)
+    return load_config_text(text, overrides, settings)
 
 
 def _toml_value(value: Any) -> str:

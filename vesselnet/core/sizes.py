@@ -11,6 +11,25 @@ from __future__ import annotations
 from vesselnet.core.checks import is_int
 
 PADDINGS = ("valid", "same")
+BLOCKS = ("plain", "residual", "recurrent_residual", "recurrent")
+
+
+def block_shrink(block: str, steps: int = 2) -> int:
+    """Pixels a block of kind ``block`` takes off a side length with valid padding.
+
+    Args:
+        block: one of :data:`BLOCKS` (the block kinds of :mod:`vesselnet.models.blocks`).
+        steps: recurrent steps ``t`` of the recurrent blocks. Defaults to 2.
+
+    Example:
+        >>> block_shrink("plain"), block_shrink("recurrent_residual", steps=3)
+        (4, 16)
+    """
+    if block in ("plain", "residual"):
+        return 4  # two 3x3 convolutions
+    if block in ("recurrent_residual", "recurrent"):
+        return 4 * (steps + 1)  # two recurrent layers of steps + 1 convolutions each
+    raise ValueError(f"block must be one of {BLOCKS}, got {block!r}")
 
 
 def _check_common(depth: int, padding: str, shrink: int) -> None:

@@ -1,11 +1,13 @@
 """Data: readers returning ImageRecords, derived FOV masks, synthetic retinas (NumPy side), and
-the tf.data side: U-Net weight maps, patch sampling, augmentation and the training pipeline."""
+the tf.data side: U-Net weight maps, patch sampling, augmentation and the training pipeline.
 
-from vesselnet.data.augment import AugmentConfig
+``PatchConfig`` and ``AugmentConfig`` are defined in :mod:`vesselnet.config`."""
+
+from vesselnet.config.augment import AugmentConfig
+from vesselnet.config.patches import PatchConfig
 from vesselnet.data.fov import derive_fov, mask_agreement
 from vesselnet.data.io import VesselnetDataError, read_mask, read_photograph
 from vesselnet.data.pipeline import (
-    PatchConfig,
     dataset_from_source,
     make_patch_source,
     make_training_dataset,

@@ -22,113 +22,11 @@ the image channels only and clips them to [0, 1] (preprocessed images lie in [0,
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import tensorflow as tf
 
-from vesselnet.core.dictconfig import DictConfig
-
-_TRUNCATE_SIGMAS = 3.0  # elastic displacements are clipped to +-3 alpha; Gaussian radius 3 sigma
-
-
-@dataclasses.dataclass(frozen=True)
-class AugmentConfig(DictConfig):
-    """On/off switch and strength of every augmentation.
-
-    Args:
-        flips: random horizontal and vertical flips. Defaults to True.
-        rot90: random multiples of 90 degrees. Defaults to True.
-        rotation: random small rotation in ``[-max_rotation_degrees, max_rotation_degrees]``.
-            Defaults to True.
-        max_rotation_degrees: in ``[0, 45]``. Defaults to 15.
-        elastic: elastic deformation. Defaults to True.
-        elastic_alpha: displacement standard deviation in pixels, >= 0. Defaults to 2.
-        elastic_sigma: smoothing width of the displacement field in pixels, > 0. Defaults to 10.
-        brightness: add ``delta`` in ``[-max_brightness_delta, max_brightness_delta]``.
-            Defaults to True.
-        max_brightness_delta: in ``[0, 1]``. Defaults to 0.1.
-        contrast: scale around the tile mean by a factor in ``1 +- max_contrast_change``.
-            Defaults to True.
-        max_contrast_change: in ``[0, 1)``. Defaults to 0.2.
-        gamma: raise to a power in ``1 +- max_gamma_change``. Defaults to True.
-        max_gamma_change: in ``[0, 1)``. Defaults to 0.2.
-
-    Example:
-        >>> config = AugmentConfig(elastic=False, max_rotation_degrees=10.0)
-        >>> AugmentConfig.from_dict(config.to_dict()) == config
-        True
-    """
-
-    flips: bool = True
-    rot90: bool = True
-    rotation: bool = True
-    max_rotation_degrees: float = 15.0
-    elastic: bool = True
-    elastic_alpha: float = 2.0
-    elastic_sigma: float = 10.0
-    brightness: bool = True
-    max_brightness_delta: float = 0.1
-    contrast: bool = True
-    max_contrast_change: float = 0.2
-    gamma: bool = True
-    max_gamma_change: float = 0.2
-
-    def __post_init__(self):
-        checks = (
-            ("max_rotation_degrees", 0.0 <= self.max_rotation_degrees <= 45.0, "[0, 45]"),
-            ("elastic_alpha", self.elastic_alpha >= 0.0, ">= 0"),
-            ("elastic_sigma", self.elastic_sigma > 0.0, "> 0"),
-            ("max_brightness_delta", 0.0 <= self.max_brightness_delta <= 1.0, "[0, 1]"),
-            ("max_contrast_change", 0.0 <= self.max_contrast_change < 1.0, "[0, 1)"),
-            ("max_gamma_change", 0.0 <= self.max_gamma_change < 1.0, "[0, 1)"),
-        )
-        for name, valid, allowed in checks:
-            if not valid:
-                raise ValueError(f"{name} must be in {allowed}, got {getattr(self, name)}")
-
-    @classmethod
-    def disabled(cls) -> AugmentConfig:
-        """A config with every augmentation switched off."""
-        return cls(flips=False, rot90=False, rotation=False, elastic=False,
-                   brightness=False, contrast=False, gamma=False)
-
-
-    @property
-    def resamples(self) -> bool:
-        """True when a rotation or elastic deformation needs interpolation."""
-        rotates = self.rotation and self.max_rotation_degrees > 0
-        return rotates or (self.elastic and self.elastic_alpha > 0)
-
-    @property
-    def moves_pixels(self) -> bool:
-        """True when any geometric augmentation is on."""
-        return self.flips or self.rot90 or self.resamples
-
-    @property
-    def changes_intensity(self) -> bool:
-        """True when any photometric augmentation is on (the image is then clipped to [0, 1])."""
-        return (
-            (self.gamma and self.max_gamma_change > 0)
-            or (self.contrast and self.max_contrast_change > 0)
-            or (self.brightness and self.max_brightness_delta > 0)
-        )
-
-    def region_size(self, output_size: int) -> int:
-        """Side of the region to cut so the transformed ``output_size`` tile stays inside it.
-
-        Example:
-            >>> AugmentConfig.disabled().region_size(64)
-            64
-        """
-        if not self.resamples:
-            return output_size
-        angle = math.radians(self.max_rotation_degrees if self.rotation else 0.0)
-        half = (output_size - 1) / 2 * (math.cos(angle) + math.sin(angle))
-        if self.elastic:
-            half += _TRUNCATE_SIGMAS * self.elastic_alpha * math.sqrt(2.0)
-        size = 2 * math.ceil(half) + 2
-        return size + (size - output_size) % 2
+from vesselnet.config.augment import TRUNCATE_SIGMAS, AugmentConfig
 
 
 def _dihedral_matrix(seed, config: AugmentConfig) -> tf.Tensor:
@@ -157,7 +55,7 @@ def _smoothed_field(seed, size: int, config: AugmentConfig) -> tf.Tensor:
     """
     spacing = max(int(round(config.elastic_sigma / 3.0)), 1)
     sigma = config.elastic_sigma / spacing
-    radius = max(int(math.ceil(_TRUNCATE_SIGMAS * sigma)), 1)
+    radius = max(int(math.ceil(TRUNCATE_SIGMAS * sigma)), 1)
     taps = tf.range(-radius, radius + 1, dtype=tf.float32)
     kernel = tf.exp(-(taps**2) / (2.0 * sigma**2))
     kernel /= tf.reduce_sum(kernel)
@@ -169,7 +67,7 @@ def _smoothed_field(seed, size: int, config: AugmentConfig) -> tf.Tensor:
     field *= config.elastic_alpha / tf.reduce_sum(kernel**2)
     if spacing > 1:
         field = tf.image.resize(field, [coarse * spacing, coarse * spacing], method="bilinear")
-    limit = _TRUNCATE_SIGMAS * config.elastic_alpha
+    limit = TRUNCATE_SIGMAS * config.elastic_alpha
     field = tf.clip_by_value(field[:, :size, :size, 0], -limit, limit)
     return tf.transpose(field, [1, 2, 0])
 

@@ -5,6 +5,7 @@
 sizes a network accepts; ``summarize`` reports sizes and counts.
 """
 
+from vesselnet.config.model import ARCHITECTURES, ModelOptions, geometry, model_output_size
 from vesselnet.core.sizes import (
     input_size_for_output,
     is_valid_input_size,
@@ -13,13 +14,7 @@ from vesselnet.core.sizes import (
     smallest_input_size,
     stage_crop,
 )
-from vesselnet.models.builder import (
-    ARCHITECTURES,
-    ModelOptions,
-    build_model,
-    geometry,
-    model_output_size,
-)
+from vesselnet.models.builder import build_model
 from vesselnet.models.ensemble import ensemble_model
 from vesselnet.models.facts import NetworkFacts, TileGeometry, describe_network
 from vesselnet.models.summary import ModelSummary, summarize

@@ -1,8 +1,8 @@
 """Building blocks of the U-Net family: one function per block kind, picked by ``block=``.
 
 Every block maps a tensor to ``filters`` channels and, with valid padding, trims
-:func:`block_shrink` pixels from each side length. Layer names start with the block's
-``name`` (``encoder_2_conv_1``, ``decoder_1_add``...).
+:func:`~vesselnet.core.sizes.block_shrink` pixels from each side length. Layer names start
+with the block's ``name`` (``encoder_2_conv_1``, ``decoder_1_add``...).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import dataclasses
 
 import keras
 
+from vesselnet.core.sizes import BLOCKS, block_shrink
 from vesselnet.layers import RecurrentConv2D
 
-BLOCKS = ("plain", "residual", "recurrent_residual", "recurrent")
 INITIALIZER = "he_normal"  # Gaussian with std sqrt(2 / fan_in), as in Ronneberger et al. 2015
 
 
@@ -33,15 +33,6 @@ class BlockOptions:
     batch_norm: bool = False
     inner_dropout: float = 0.0
     steps: int = 2
-
-
-def block_shrink(block: str, steps: int = 2) -> int:
-    """Pixels a block takes off a side length with valid padding."""
-    if block in ("plain", "residual"):
-        return 4  # two 3x3 convolutions
-    if block in ("recurrent_residual", "recurrent"):
-        return 4 * (steps + 1)  # two recurrent layers of steps + 1 convolutions each
-    raise ValueError(f"block must be one of {BLOCKS}, got {block!r}")
 
 
 def conv_unit(x, filters, name, options: BlockOptions, *, kernel_size=3, relu=True):

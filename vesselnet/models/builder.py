@@ -1,108 +1,17 @@
-"""``build_model``: the public entry point to every architecture."""
+"""``build_model``: the public entry point to every architecture.
+
+The architectures, their options and size arithmetic are configuration
+(:mod:`vesselnet.config.model`); this module turns them into Keras layers.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-
 import keras
 
+from vesselnet.config.model import ARCHITECTURES, ModelOptions, model_output_size
 from vesselnet.core import sizes
-from vesselnet.core.activations import OUTPUT_ACTIVATIONS
-from vesselnet.models.blocks import BlockOptions, block_shrink
+from vesselnet.models.blocks import BlockOptions
 from vesselnet.models.unet import segmentation_head, unet_body
-
-ARCHITECTURES = {
-    "unet": "U-Net, Ronneberger et al. 2015: two 3x3 convolutions + ReLU per level",
-    "resunet": "Residual U-Net: the U-Net skeleton with residual blocks",
-    "r2unet": "R2U-Net, Alom et al. 2018: recurrent residual blocks (residual=False: RU-Net)",
-    "chained": "Francia et al. 2020: a U-Net whose output feeds a residual U-Net, end to end",
-}
-STAGE2_INPUTS = ("probabilities", "probabilities_and_image")
-DROPOUT_PLACES = ("bottleneck", "all")
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelOptions:
-    """Options every architecture accepts, plus the architecture-specific ones.
-
-    Args:
-        batch_norm: batch normalisation after each convolution. Defaults to False (the papers).
-        dropout: dropout rate. Defaults to 0.
-        dropout_at: ``"bottleneck"`` (end of the contracting path, as Ronneberger et al.) or
-            ``"all"`` (between the two convolutions of every block). Defaults to
-            ``"bottleneck"``.
-        output_activation: ``"log_softmax"`` (Francia et al.), ``"softmax"`` or ``"sigmoid"``
-            (one channel: pass ``n_classes=1``). Defaults to ``"log_softmax"``.
-        steps: recurrent steps ``t`` of R2U-Net. Defaults to 2.
-        residual: R2U-Net's residual sums; False gives RU-Net. Defaults to True.
-        stage2_input: what feeds stage 2 of the chained model: stage 1's class probabilities,
-            or those concatenated with the (cropped) input. Defaults to ``"probabilities"``.
-    """
-
-    batch_norm: bool = False
-    dropout: float = 0.0
-    dropout_at: str = "bottleneck"
-    output_activation: str = "log_softmax"
-    steps: int = 2
-    residual: bool = True
-    stage2_input: str = "probabilities"
-
-    @classmethod
-    def from_kwargs(cls, arch: str, options: dict) -> "ModelOptions":
-        names = {field.name for field in dataclasses.fields(cls)}
-        only = {"steps": "r2unet", "residual": "r2unet", "stage2_input": "chained"}
-        for key in options:
-            if key not in names:
-                raise ValueError(
-                    f"unknown model option {key!r}; accepted: {', '.join(sorted(names))}"
-                )
-            if key in only and only[key] != arch:
-                raise ValueError(f"option {key!r} applies to {only[key]!r} only, not {arch!r}")
-        result = cls(**options)
-        result.check()
-        return result
-
-    def check(self) -> None:
-        if not isinstance(self.batch_norm, bool):
-            raise ValueError(f"batch_norm must be True or False, got {self.batch_norm!r}")
-        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be a rate in [0, 1), got {self.dropout!r}")
-        if self.dropout_at not in DROPOUT_PLACES:
-            raise ValueError(f"dropout_at must be one of {DROPOUT_PLACES}, got {self.dropout_at!r}")
-        if self.output_activation not in OUTPUT_ACTIVATIONS:
-            raise ValueError(
-                f"output_activation must be one of {OUTPUT_ACTIVATIONS}, "
-                f"got {self.output_activation!r}"
-            )
-        if not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1:
-            raise ValueError(f"steps must be an integer >= 1, got {self.steps!r}")
-        if not isinstance(self.residual, bool):
-            raise ValueError(f"residual must be True or False, got {self.residual!r}")
-        if self.stage2_input not in STAGE2_INPUTS:
-            raise ValueError(
-                f"stage2_input must be one of {STAGE2_INPUTS}, got {self.stage2_input!r}"
-            )
-
-
-def geometry(arch: str, **options) -> tuple[int, int]:
-    """``(shrink per block, chained stages)`` of an architecture, for :mod:`sizes` helpers."""
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
-    if arch == "r2unet":
-        return block_shrink("recurrent", options.get("steps", 2)), 1
-    return 4, 2 if arch == "chained" else 1
-
-
-def model_output_size(arch: str, input_size: int, depth: int = 5, padding: str = "valid",
-                      **options) -> int:
-    """Output side length of ``arch`` for a square input (see :func:`sizes.output_size`).
-
-    Example:
-        >>> model_output_size("chained", 380, depth=4)
-        204
-    """
-    shrink, stages = geometry(arch, **options)
-    return sizes.output_size(input_size, depth, padding, shrink=shrink, stages=stages)
 
 
 def _check_int(name, value, minimum):

@@ -24,8 +24,8 @@ import keras
 from vesselnet.core import sizes
 from vesselnet.core.activations import OUTPUT_ACTIVATIONS
 from vesselnet.core.checks import check_int
+from vesselnet.core.sizes import block_shrink
 from vesselnet.layers import RecurrentConv2D
-from vesselnet.models.blocks import block_shrink
 
 _FACTS: "weakref.WeakKeyDictionary[keras.Model, NetworkFacts | None]" = (
     weakref.WeakKeyDictionary())

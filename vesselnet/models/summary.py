@@ -6,9 +6,10 @@ import dataclasses
 
 import keras
 
+from vesselnet.config.model import geometry
 from vesselnet.core import sizes
 from vesselnet.layers import RecurrentConv2D
-from vesselnet.models.builder import build_model, geometry
+from vesselnet.models.builder import build_model
 
 
 @dataclasses.dataclass(frozen=True)

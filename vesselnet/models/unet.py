@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import keras
 
-from vesselnet.core.sizes import crop_margin
-from vesselnet.models.blocks import BlockOptions, apply_block, block_shrink
+from vesselnet.core.sizes import block_shrink, crop_margin
+from vesselnet.models.blocks import BlockOptions, apply_block
 
 
 def unet_body(inputs, *, block, filters, depth, options: BlockOptions, bottleneck_dropout=0.0,

@@ -12,11 +12,9 @@ Equality with OpenCV holds in eager and graph mode (checked on CPU); under XLA
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import tensorflow as tf
 
+from vesselnet.config.steps import check_clip_limit, check_tile_grid
 from vesselnet.preprocessing.clahe_ops import clahe_planes
 
 
@@ -32,20 +30,9 @@ def check_clahe_arguments(clip_limit, tile_grid) -> None:
         tile_grid: two positive ints ``(tiles_x, tiles_y)`` (tensors are checked at run time).
     """
     if not _is_tensor(clip_limit):
-        if isinstance(clip_limit, bool) or not isinstance(clip_limit, numbers.Real):
-            raise ValueError(f"clip_limit must be a real number >= 0, got {clip_limit!r}")
-        if not math.isfinite(clip_limit) or clip_limit < 0:
-            raise ValueError(f"clip_limit must be a finite number >= 0, got {clip_limit!r}")
+        check_clip_limit(clip_limit)
     if not _is_tensor(tile_grid):
-        if (
-            not isinstance(tile_grid, (tuple, list))
-            or len(tile_grid) != 2
-            or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) for n in tile_grid)
-            or any(n < 1 for n in tile_grid)
-        ):
-            raise ValueError(
-                f"tile_grid must be two positive ints (tiles_x, tiles_y), got {tile_grid!r}"
-            )
+        check_tile_grid(tile_grid)
 
 
 def _grid_tensors(clip_limit, tile_grid):

@@ -6,7 +6,7 @@ from typing import Mapping
 
 import keras
 
-from vesselnet.preprocessing.config import CLASSIC_CONFIG, PreprocessConfig
+from vesselnet.config import CLASSIC_CONFIG, PreprocessConfig
 from vesselnet.preprocessing.pipeline import preprocess_batch
 
 

@@ -19,47 +19,13 @@ import numbers
 
 import tensorflow as tf
 
-#: ITU-R BT.601 luma weights (R, G, B), as ``cv2.cvtColor(..., COLOR_RGB2GRAY)`` and
-#: retina-unet's ``rgb2gray`` use.
-ITU_R_601_WEIGHTS = (0.299, 0.587, 0.114)
-#: The green channel alone: in fundus photographs it shows vessels with the best contrast
-#: against the background (J. Staal et al., "Ridge-based vessel segmentation in color images of
-#: the retina", IEEE TMI 23(4), 2004, the DRIVE paper; J. Soares et al., IEEE TMI 25(9), 2006).
-GREEN_WEIGHTS = (0.0, 1.0, 0.0)
-#: Named grayscale weights accepted wherever weights are.
-GRAYSCALE_PRESETS = {"itu_r_601": ITU_R_601_WEIGHTS, "green": GREEN_WEIGHTS}
-#: Default grayscale weights (green-emphasised). Francia et al. (2020) weight the green channel
-#: most in their Eq. (1), but the coefficients could not be recovered from the sources at hand;
-#: the documented green-channel choice of the DRIVE literature stands in for them.
-DEFAULT_GRAYSCALE = "green"
-
-
-def resolve_grayscale_weights(weights) -> tuple[float, float, float]:
-    """Turns a preset name or three numbers into validated ``(r, g, b)`` weights.
-
-    Args:
-        weights: a name from ``GRAYSCALE_PRESETS`` or three non-negative numbers summing to 1
-            (so that 0..255 input stays 0..255).
-
-    Returns:
-        Tuple of three floats.
-    """
-    if isinstance(weights, str):
-        if weights not in GRAYSCALE_PRESETS:
-            raise ValueError(
-                f"unknown grayscale preset {weights!r}; known: {sorted(GRAYSCALE_PRESETS)}"
-            )
-        return GRAYSCALE_PRESETS[weights]
-    if (
-        not isinstance(weights, (tuple, list))
-        or len(weights) != 3
-        or any(isinstance(w, bool) or not isinstance(w, numbers.Real) for w in weights)
-    ):
-        raise ValueError(f"grayscale weights must be three numbers (r, g, b), got {weights!r}")
-    weights = tuple(float(w) for w in weights)
-    if any(w < 0 or not math.isfinite(w) for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
-        raise ValueError(f"grayscale weights must be >= 0 and sum to 1, got {weights!r}")
-    return weights
+from vesselnet.config.preprocess import (  # noqa: F401 (re-exported: the grayscale presets)
+    DEFAULT_GRAYSCALE,
+    GRAYSCALE_PRESETS,
+    GREEN_WEIGHTS,
+    ITU_R_601_WEIGHTS,
+    resolve_grayscale_weights,
+)
 
 
 def _as_float(image) -> tf.Tensor:

@@ -14,9 +14,9 @@ from typing import Iterable
 import numpy as np
 import tensorflow as tf
 
+from vesselnet.config import CLASSIC_CONFIG, PreprocessConfig, Step
 from vesselnet.preprocessing import ops
 from vesselnet.preprocessing.clahe import clahe_batch
-from vesselnet.preprocessing.config import CLASSIC_CONFIG, PreprocessConfig, Step
 
 
 def _apply_step(step: Step, image, fovs):

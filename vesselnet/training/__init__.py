@@ -5,6 +5,7 @@ One custom loop serves every strategy (default, ``MirroredStrategy``,
 step under ``strategy.run``, pixel-weighted global loss scaling, optional float16 loss
 scaling; atomic checkpoints every N steps with the data-order position; whole-image
 validation with the best and final models kept as bundles (see :mod:`vesselnet.bundle`).
+``resume_config(run_dir)`` reads back the configuration a run directory was started with.
 """
 
 from vesselnet.training.checkpoint import CheckpointStore, TrainingState
@@ -14,6 +15,7 @@ from vesselnet.training.history import RunHistory
 from vesselnet.training.loop import FitResult, TrainingDivergedError, fit
 from vesselnet.training.objective import TrainingObjective
 from vesselnet.training.optimizers import WarmupSchedule, build_optimizer, build_schedule
+from vesselnet.training.run_config import resume_config
 from vesselnet.training.sources import RunImages, load_run_images
 from vesselnet.training.step import make_train_step
 from vesselnet.training.validation import ValidationResult, Validator
@@ -38,6 +40,7 @@ __all__ = [
     "load_run_images",
     "make_strategy",
     "make_train_step",
+    "resume_config",
     "total_steps",
     "worker_role",
 ]

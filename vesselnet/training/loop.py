@@ -22,6 +22,7 @@ from vesselnet.training.distribute import (
 )
 from vesselnet.training.history import RunHistory
 from vesselnet.training.reporting import Progress, TensorBoardLog
+from vesselnet.training.run_config import CONFIG_FILE
 from vesselnet.training.step import current_learning_rate, make_train_step
 from vesselnet.training.validation import Validator
 
@@ -121,7 +122,7 @@ class _Run:
     def _write_config(self) -> None:
         if self.role.is_chief:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.toml").write_text(to_toml(self.config), encoding="utf-8")
+            (self.run_dir / CONFIG_FILE).write_text(to_toml(self.config), encoding="utf-8")
 
     def progress_message(self, text: str) -> None:
         if self.role.is_chief:

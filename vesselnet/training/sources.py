@@ -11,12 +11,12 @@ import dataclasses
 
 import numpy as np
 
-from vesselnet.config import DataConfig
+from vesselnet.config import DataConfig, PreprocessConfig
 from vesselnet.data import read_dataset
 from vesselnet.data.io import VesselnetDataError
 from vesselnet.data.records import ImageRecord, select_records
 from vesselnet.data.synthetic import synthetic_dataset
-from vesselnet.preprocessing import PreprocessConfig, fit_statistics, preprocess
+from vesselnet.preprocessing import fit_statistics, preprocess
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,63 @@
+"""Which images a run trains and validates on, and how they are preprocessed: ``[data]``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from vesselnet.config.checks import check_min
+from vesselnet.config.preprocess import CLASSIC_CONFIG, PreprocessConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Which images train and which validate.
+
+    Args:
+        dataset: reader name (``"DRIVE"``, ``"CHASE_DB1"``...) or ``"synthetic"``.
+            Defaults to "synthetic".
+        data_dir: root folder of the data set; unused for ``"synthetic"``. Defaults to "".
+        split: split to read, e.g. ``"training"``. Defaults to "training".
+        validation_images: names held out of the split for validation. Defaults to ().
+        validation_count: hold out the last N images (sorted by name) instead. Defaults to 0.
+        synthetic_images: images of the synthetic data set. Defaults to 8.
+        synthetic_size: ``(height, width)`` of the synthetic images. Defaults to (292, 282).
+        synthetic_seed: seed of the synthetic data set. Defaults to 0.
+        dataset_statistics: z-score with the training images' mean and std instead of
+            per-image statistics. Defaults to False.
+        preprocessing: :class:`~vesselnet.config.PreprocessConfig` (TOML:
+            ``grayscale = "rgb"`` means None). Defaults to ``CLASSIC_CONFIG``.
+
+    Example:
+        >>> DataConfig(dataset="DRIVE", data_dir="DRIVE", validation_count=4).split
+        'training'
+    """
+
+    dataset: str = "synthetic"
+    data_dir: str = ""
+    split: str = "training"
+    validation_images: tuple[str, ...] = ()
+    validation_count: int = 0
+    synthetic_images: int = 8
+    synthetic_size: tuple[int, int] = (292, 282)
+    synthetic_seed: int = 0
+    dataset_statistics: bool = False
+    preprocessing: PreprocessConfig = CLASSIC_CONFIG
+
+    def __post_init__(self):
+        if self.validation_images and self.validation_count:
+            raise ValueError(
+                f"give data.validation_images or data.validation_count, not both; got "
+                f"{list(self.validation_images)} and {self.validation_count}"
+            )
+        if not all(isinstance(name, str) for name in self.validation_images):
+            raise ValueError(f"data.validation_images must be names (strings), got "
+                             f"{list(self.validation_images)}")
+        check_min("data.validation_count", self.validation_count, 0)
+        check_min("data.synthetic_images", self.synthetic_images, 1)
+        if len(self.synthetic_size) != 2 or not all(
+                isinstance(side, int) and side >= 32 for side in self.synthetic_size):
+            raise ValueError(f"data.synthetic_size must be [height, width] >= 32, got "
+                             f"{list(self.synthetic_size)}")
+        if self.dataset != "synthetic" and not self.data_dir:
+            raise ValueError(f"data.data_dir is empty; dataset {self.dataset!r} needs it: "
+                             "give --data-dir PATH (or --set data.data_dir=...)")
