@@ -11,6 +11,8 @@ ensemble, free notes, and for an exported file what the export holds. It is stor
 Schema: ``format`` ``"vesselnet.bundle"``, ``format_version`` :data:`CARD_VERSION`. Version 1
 cards (vesselnet 0.1.0; the same layout plus an unused ``model.output_key``) are read too;
 any other version, an unknown key or a wrong type is a :class:`CardError` naming the file.
+The dataclasses are turned into JSON and back by the configuration's one scheme
+(:mod:`vesselnet.config.plain`), so a card's preprocessing is written as a config's.
 New fields (the training data's scale, data-set licences) go into the dataclasses below with
 defaults, so that older cards stay readable.
 
@@ -24,13 +26,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import types
-import typing
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from vesselnet import __version__
+from vesselnet.config.plain import from_plain, to_plain
 from vesselnet.core.files import json_ready
 from vesselnet.models import TileGeometry
 from vesselnet.preprocessing import CLASSIC_CONFIG, PreprocessConfig
@@ -39,15 +39,13 @@ CARD_FORMAT = "vesselnet.bundle"
 CARD_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 """Card versions this vesselnet reads (1: vesselnet 0.1.0)."""
-_DROPPED_KEYS = {1: {("model", "output_key")}}
-"""Keys of older versions that carry nothing any more, per version."""
 
 
 class CardError(ValueError):
     """A card that cannot be read: unknown format or version, unknown key, wrong type."""
 
 
-Scores = Mapping[str, Any]
+Scores = dict[str, Any]
 """Validation figures by name (``f1``, ``auc``, ...; ``step`` and ``seconds`` where known)."""
 
 
@@ -66,7 +64,7 @@ class Member:
     source: str
     model: Architecture
     training: TrainingRecord
-    config: Mapping[str, Any] | None = None
+    config: dict[str, Any] | None = None
     validation: Scores | None = None
 
 
@@ -93,7 +91,7 @@ class Architecture:
     padding: str | None = None
     n_classes: int | None = None
     channels: int | None = None
-    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
     output_activation: str | None = None
     parameters: int | None = None
     rule: str | None = None
@@ -135,7 +133,7 @@ class TrainingRecord:
     final_loss: float | None = None
     best_validation: Scores | None = None
     validation_curve: tuple[Scores, ...] = ()
-    config: Mapping[str, Any] | None = None
+    config: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,9 +211,8 @@ class ModelCard:
 
     def to_dict(self) -> dict:
         """The card as JSON-ready data (``format`` and ``format_version`` first)."""
-        body = {field.name: _plain(getattr(self, field.name))
-                for field in dataclasses.fields(self)}
-        return json_ready({"format": CARD_FORMAT, "format_version": CARD_VERSION, **body})
+        return json_ready({"format": CARD_FORMAT, "format_version": CARD_VERSION,
+                           **to_plain(self)})
 
     def to_json(self) -> str:
         """The card as JSON text (NaN written as null)."""
@@ -237,10 +234,12 @@ class ModelCard:
                             f"(it reads {list(READABLE_VERSIONS)})")
         body = {key: value for key, value in data.items()
                 if key not in ("format", "format_version")}
-        for section, key in _DROPPED_KEYS.get(version, ()):
-            if isinstance(body.get(section), dict):
-                body[section] = {k: v for k, v in body[section].items() if k != key}
-        return _load(cls, body, str(source))
+        if version == 1:
+            body = _from_version_1(body)
+        try:
+            return from_plain(cls, body)
+        except (TypeError, ValueError) as error:
+            raise CardError(f"{source}: {error}") from None
 
 
 def now() -> str:
@@ -262,70 +261,22 @@ def read_card_file(path: str | Path) -> ModelCard:
     return ModelCard.from_dict(data, path)
 
 
-def _plain(value):
-    """Dataclasses, configs and tuples as JSON-ready dicts and lists."""
-    if isinstance(value, PreprocessConfig):
-        return value.to_dict()
-    if dataclasses.is_dataclass(value):
-        return {field.name: _plain(getattr(value, field.name))
-                for field in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _load(cls, data, where: str):
-    """``cls`` from a JSON object; unknown keys and wrong types raise :class:`CardError`."""
-    if not isinstance(data, dict):
-        raise CardError(f"{where}: expected an object, got {data!r}")
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    hints = _HINTS[cls]
-    unknown = sorted(set(data) - set(hints))
-    if unknown:
-        raise CardError(f"{where}: unknown key(s) {unknown}; known: {sorted(hints)}")
-    values = {key: _value(hints[key], value, f"{where}: {key}") for key, value in data.items()}
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as error:
-        raise CardError(f"{where}: {error}") from None
-
-
-def _value(hint, value, where: str):
-    """``value`` read as type ``hint`` (dataclass, tuple, optional, mapping or scalar)."""
-    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in arguments:
-            return None
-        hint = next(argument for argument in arguments if argument is not type(None))
-        origin, arguments = typing.get_origin(hint), typing.get_args(hint)
-    if hint is PreprocessConfig:
-        try:
-            return PreprocessConfig.from_dict(value)
-        except (TypeError, ValueError, AttributeError) as error:
-            raise CardError(f"{where}: {error}") from None
-    if dataclasses.is_dataclass(hint):
-        return _load(hint, value, where)
-    if origin is tuple:
-        if value is None:  # version 1 wrote null for a member's missing curve
-            return ()
-        if not isinstance(value, list):
-            raise CardError(f"{where}: expected a list, got {value!r}")
-        return tuple(_value(arguments[0], item, where) for item in value)
-    if hint is Any or origin is Mapping:
-        if origin is Mapping and not isinstance(value, dict):
-            raise CardError(f"{where}: expected an object, got {value!r}")
-        return value
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-        raise CardError(f"{where}: expected {hint.__name__}, got {value!r}")
-    return value
+def _from_version_1(body: dict) -> dict:
+    """A version 1 card's body in today's form: ``model.output_key`` (never read) dropped, and
+    a member's missing validation curve (written as null) made empty."""
+    body = dict(body)
+    if isinstance(body.get("model"), dict):
+        model = {key: value for key, value in body["model"].items() if key != "output_key"}
+        members = []
+        for member in model.get("members") or ():
+            training = (member or {}).get("training")
+            if isinstance(training, dict) and training.get("validation_curve") is None:
+                member = {**member, "training": {**training, "validation_curve": []}}
+            members.append(member)
+        if "members" in model:
+            model["members"] = members
+        body["model"] = model
+    return body
 
 
 _RULE_NAMES = {"probability": "probabilities", "log_probability": "log-probabilities"}

@@ -11,24 +11,14 @@ full one), and per-pixel weighting goes through ``y_true[..., 1]`` rather than `
 from __future__ import annotations
 
 import inspect
-import math
-import numbers
 
 import keras
 
-from vesselnet.core.checks import is_int
 from vesselnet.core.activations import check_activation, vessel_probability
+from vesselnet.core.checks import check_number, is_int
 
 _EPSILON = 1e-7
 
-
-
-def _check_number(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return float(value)
 
 
 def _check_seed(seed):
@@ -169,8 +159,8 @@ class WeightedCrossEntropy(keras.losses.Loss):
                  **kwargs):
         kwargs.setdefault("name", "weighted_cross_entropy")
         super().__init__(**kwargs)
-        self.background_weight = _check_number("background_weight", background_weight, 0.0)
-        self.vessel_weight = _check_number("vessel_weight", vessel_weight, 0.0)
+        self.background_weight = check_number("background_weight", background_weight, 0.0)
+        self.vessel_weight = check_number("vessel_weight", vessel_weight, 0.0)
         if self.background_weight == 0 and self.vessel_weight == 0:
             raise ValueError("background_weight and vessel_weight are both 0: the loss would be 0")
         check_activation(activation)
@@ -211,8 +201,8 @@ class StochasticWeightedCrossEntropy(keras.losses.Loss):
                  **kwargs):
         kwargs.setdefault("name", "stochastic_weighted_cross_entropy")
         super().__init__(**kwargs)
-        self.alpha = _check_number("alpha", alpha, 1.0)
-        self.background_weight = _check_number("background_weight", background_weight, 0.0)
+        self.alpha = check_number("alpha", alpha, 1.0)
+        self.background_weight = check_number("background_weight", background_weight, 0.0)
         check_activation(activation)
         self.activation = activation
         self.seed = _check_seed(seed)
@@ -248,7 +238,7 @@ class SoftDiceLoss(keras.losses.Loss):
         super().__init__(**kwargs)
         check_activation(activation)
         self.activation = activation
-        self.smooth = _check_number("smooth", smooth, 0.0)
+        self.smooth = check_number("smooth", smooth, 0.0)
 
     def call(self, y_true, y_pred):
         return soft_dice_loss(y_true, y_pred, self.activation, self.smooth)
@@ -278,15 +268,15 @@ class CrossEntropyDiceLoss(keras.losses.Loss):
                  ce_weight=1.0, dice_weight=1.0, smooth=1.0, **kwargs):
         kwargs.setdefault("name", "cross_entropy_dice_loss")
         super().__init__(**kwargs)
-        self.background_weight = _check_number("background_weight", background_weight, 0.0)
-        self.vessel_weight = _check_number("vessel_weight", vessel_weight, 0.0)
+        self.background_weight = check_number("background_weight", background_weight, 0.0)
+        self.vessel_weight = check_number("vessel_weight", vessel_weight, 0.0)
         check_activation(activation)
         self.activation = activation
-        self.ce_weight = _check_number("ce_weight", ce_weight, 0.0)
-        self.dice_weight = _check_number("dice_weight", dice_weight, 0.0)
+        self.ce_weight = check_number("ce_weight", ce_weight, 0.0)
+        self.dice_weight = check_number("dice_weight", dice_weight, 0.0)
         if self.ce_weight == 0 and self.dice_weight == 0:
             raise ValueError("ce_weight and dice_weight are both 0: the loss would be 0")
-        self.smooth = _check_number("smooth", smooth, 0.0)
+        self.smooth = check_number("smooth", smooth, 0.0)
 
     def call(self, y_true, y_pred):
         ce = weighted_cross_entropy(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from vesselnet.config.checks import check_min
 from vesselnet.config.preprocess import CLASSIC_CONFIG, PreprocessConfig
+from vesselnet.core.checks import check_min
 
 
 @dataclasses.dataclass(frozen=True)

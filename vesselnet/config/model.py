@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from vesselnet.config.checks import check_min
 from vesselnet.core import sizes
 from vesselnet.core.activations import OUTPUT_ACTIVATIONS
+from vesselnet.core.checks import check_bool, check_int, check_min
 
 ARCHITECTURES = {
     "unet": "U-Net, Ronneberger et al. 2015: two 3x3 convolutions + ReLU per level",
@@ -72,8 +72,7 @@ class ModelOptions:
 
     def check(self) -> None:
         """Raises ``ValueError`` naming the first option with a bad value."""
-        if not isinstance(self.batch_norm, bool):
-            raise ValueError(f"batch_norm must be True or False, got {self.batch_norm!r}")
+        check_bool("batch_norm", self.batch_norm)
         if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be a rate in [0, 1), got {self.dropout!r}")
         if self.dropout_at not in DROPOUT_PLACES:
@@ -83,10 +82,8 @@ class ModelOptions:
                 f"output_activation must be one of {OUTPUT_ACTIVATIONS}, "
                 f"got {self.output_activation!r}"
             )
-        if not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1:
-            raise ValueError(f"steps must be an integer >= 1, got {self.steps!r}")
-        if not isinstance(self.residual, bool):
-            raise ValueError(f"residual must be True or False, got {self.residual!r}")
+        check_int("steps", self.steps, 1)
+        check_bool("residual", self.residual)
         if self.stage2_input not in STAGE2_INPUTS:
             raise ValueError(
                 f"stage2_input must be one of {STAGE2_INPUTS}, got {self.stage2_input!r}"

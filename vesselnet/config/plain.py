@@ -14,8 +14,11 @@ What a field may declare in its ``metadata``:
   (the patch batch, seed and output size of a run). They are left out when writing and refused
   when reading; the owner receives the other keys as a dict and builds the section itself.
 
-An optional section (``AugmentConfig | None``) is written ``{"enabled": False}`` when None and
-read with an extra key ``enabled``. A class whose fields are not its plain form (``Step``)
+- ``"switch"``: an optional section (``AugmentConfig | None``) that is written
+  ``{"enabled": False}`` when None and read with an extra key ``enabled``. Without it, a
+  ``X | None`` field is written and read as null.
+
+``typing.Any`` fields are taken as they are. A class whose fields are not its plain form (``Step``)
 defines ``to_plain()`` and the classmethod ``from_plain(values)``.
 
 Example:
@@ -96,8 +99,10 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _optional_section(hint) -> type | None:
-    """``X`` when ``hint`` is ``X | None`` for a dataclass ``X``, else None."""
+def _optional_section(field: dataclasses.Field, hint) -> type | None:
+    """``X`` when ``field`` is a switched section annotated ``X | None``, else None."""
+    if not field.metadata.get("switch"):
+        return None
     options = _union_options(hint)
     if options is not None and len(options) == 2 and type(None) in options:
         (section,) = (option for option in options if option is not type(None))
@@ -113,7 +118,7 @@ def _union_options(hint) -> tuple | None:
 
 
 def _plain_none(field: dataclasses.Field, hint, null: bool) -> Any:
-    if _optional_section(hint) is not None:
+    if _optional_section(field, hint) is not None:
         return {_SWITCH: False}
     if not null and "none" in field.metadata:
         return field.metadata["none"]
@@ -151,7 +156,7 @@ def _read_field(field: dataclasses.Field, hint, value: Any, key: str) -> Any:
         return _read_fields(hint, value, key, exclude=derived)  # the owner builds the section
     if "none" in field.metadata and value == field.metadata["none"]:
         return None
-    section = _optional_section(hint)
+    section = _optional_section(field, hint)
     if section is not None and value is not None:
         kwargs = _read_fields(section, value, key, extra=(_SWITCH,))
         enabled = kwargs.pop(_SWITCH, True)
@@ -163,6 +168,8 @@ def _read_field(field: dataclasses.Field, hint, value: Any, key: str) -> Any:
 
 def _read_value(hint, value: Any, key: str) -> Any:
     """``value`` as the annotated type ``hint``; scalars inside tuples are left to the class."""
+    if hint is Any:
+        return value
     options = _union_options(hint)
     if options is not None:
         if value is None and type(None) in options:

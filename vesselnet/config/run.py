@@ -44,7 +44,8 @@ class RunConfig:
     model: ModelConfig = ModelConfig()
     patches: PatchConfig = dataclasses.field(default=_PATCHES,
                                              metadata={"derived": DERIVED_PATCH_FIELDS})
-    augment: AugmentConfig | None = AugmentConfig()
+    augment: AugmentConfig | None = dataclasses.field(default=AugmentConfig(),
+                                                      metadata={"switch": True})
     loss: LossConfig = LossConfig()
     optimizer: OptimizerConfig = OptimizerConfig()
     training: TrainingConfig = TrainingConfig()

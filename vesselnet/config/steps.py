@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vesselnet.core.checks import check_number
+
 #: Parameters (with defaults) of every step, in the order they are written out.
 STEP_PARAMETERS: dict[str, dict[str, Any]] = {
     "zscore": {"mean": None, "std": None, "in_fov": False},
@@ -55,11 +57,7 @@ def check_tile_grid(tile_grid) -> None:
 def _check_number(step, key, value, minimum=None, allow_none=False):
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"step {step!r}: {key} must be a finite number, got {value!r}")
-    if minimum is not None and not value > minimum:
-        raise ValueError(f"step {step!r}: {key} must be > {minimum}, got {value!r}")
-    return float(value)
+    return check_number(f"step {step!r}: {key}", value, minimum, strict=True)
 
 
 def _check_params(name: str, params: dict[str, Any]) -> dict[str, Any]:

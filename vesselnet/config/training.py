@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from vesselnet.config.checks import check_choice, check_min
+from vesselnet.core.checks import check_choice, check_min
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step")

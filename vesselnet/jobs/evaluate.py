@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from vesselnet import __version__
-from vesselnet.core.files import atomic_write_bytes
 from vesselnet.core.checks import check_int
+from vesselnet.core.files import atomic_write_bytes
 from vesselnet.data import VesselnetDataError, read_dataset
 from vesselnet.data.readers import dataset_key
 from vesselnet.data.records import select_records

@@ -6,11 +6,10 @@
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 
 from vesselnet.core.activations import check_activation, vessel_probability
+from vesselnet.metrics.confusion import check_threshold
 
 
 def _labels_and_mask(y_true):
@@ -45,10 +44,7 @@ class MaskedF1Score(keras.metrics.Metric):
 
     def __init__(self, threshold=0.5, activation="log_softmax", name="masked_f1", **kwargs):
         super().__init__(name=name, **kwargs)
-        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not (
-            0 <= threshold <= 1
-        ):
-            raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
+        check_threshold(threshold)
         check_activation(activation)
         self.threshold = float(threshold)
         self.activation = activation

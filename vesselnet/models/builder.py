@@ -10,19 +10,15 @@ import keras
 
 from vesselnet.config.model import ARCHITECTURES, ModelOptions, model_output_size
 from vesselnet.core import sizes
+from vesselnet.core.checks import check_int, is_int
 from vesselnet.models.blocks import BlockOptions
 from vesselnet.models.unet import segmentation_head, unet_body
-
-
-def _check_int(name, value, minimum):
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def _spatial_shape(arch, input_size, depth, padding, options):
     if input_size is None:
         return None, None
-    if isinstance(input_size, int) and not isinstance(input_size, bool):
+    if is_int(input_size):
         height = width = input_size
     elif isinstance(input_size, (tuple, list)) and len(input_size) == 2:
         height, width = input_size
@@ -64,10 +60,10 @@ def build_model(arch: str, *, input_size=None, channels: int = 1, filters: int =
     """
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
-    _check_int("channels", channels, 1)
-    _check_int("filters", filters, 1)
-    _check_int("depth", depth, 1)
-    _check_int("n_classes", n_classes, 1)
+    check_int("channels", channels, 1)
+    check_int("filters", filters, 1)
+    check_int("depth", depth, 1)
+    check_int("n_classes", n_classes, 1)
     if padding not in sizes.PADDINGS:
         raise ValueError(f"padding must be one of {sizes.PADDINGS}, got {padding!r}")
     model_options = ModelOptions.from_kwargs(arch, options)
