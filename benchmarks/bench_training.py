@@ -25,7 +25,8 @@ import numpy as np
 import tensorflow as tf
 
 from vesselnet.config import LossConfig, ModelConfig, OptimizerConfig
-from vesselnet.models import build_model, geometry, input_size_for_output
+from vesselnet.config.model import geometry
+from vesselnet.models import build_model, input_size_for_output
 from vesselnet.training.objective import TrainingObjective
 from vesselnet.training.optimizers import build_optimizer
 from vesselnet.training.step import make_train_step

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 from conftest import DRIVE_TRAINING
 
-from vesselnet.preprocessing import clahe, clahe_batch, clahe_reference
+from vesselnet.preprocessing import clahe, clahe_batch
+from vesselnet.preprocessing.clahe import clahe_reference
 
 DRIVE_IMAGES = DRIVE_TRAINING / "images"
 

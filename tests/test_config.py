@@ -24,17 +24,13 @@ from vesselnet.config import (
     RunConfig,
     Step,
     TrainingConfig,
-    apply_overrides,
-    apply_settings,
     config_to_dict,
-    dict_to_toml,
-    from_plain,
     load_config,
     load_config_text,
-    parse_override,
-    to_plain,
     to_toml,
 )
+from vesselnet.config.plain import from_plain, to_plain
+from vesselnet.config.toml_io import apply_overrides, apply_settings, dict_to_toml, parse_override
 
 STEPS = ["training.steps=10"]
 

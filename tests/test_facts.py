@@ -3,8 +3,8 @@
 import keras
 import pytest
 
-from vesselnet.inference import tile_geometry
 from vesselnet.inference import geometry as geometry_module
+from vesselnet.inference import tile_geometry
 from vesselnet.models import (
     NetworkFacts,
     TileGeometry,

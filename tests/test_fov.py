@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from conftest import DRIVE_DIR, needs_drive
 
-from vesselnet.data import derive_fov, mask_agreement, read_drive, synthetic_retina
+from vesselnet.data import derive_fov, read_drive, synthetic_retina
+from vesselnet.data.fov import mask_agreement
 
 
 def disc_image(size=(120, 110), radius=50, level=(200, 100, 50)):

@@ -198,7 +198,7 @@ def test_wrong_channel_count_raises():
 
 def test_config_loss_option_table_equals_the_loss_constructors():
     """``vesselnet.config`` checks loss options against a table so it need not import losses."""
-    from vesselnet.config import LOSS_OPTIONS
+    from vesselnet.config.training import LOSS_OPTIONS
 
     signatures = {
         name: tuple(parameter for parameter in inspect.signature(cls.__init__).parameters

@@ -8,18 +8,16 @@ import pytest
 from click.testing import CliRunner
 
 from vesselnet.cli import main
-from vesselnet.core.sizes import _trace
+from vesselnet.config.model import geometry
+from vesselnet.core.sizes import _trace, nearest_valid_input_sizes, stage_crop
 from vesselnet.layers import RecurrentConv2D
 from vesselnet.models import (
     ARCHITECTURES,
     build_model,
-    geometry,
     input_size_for_output,
     model_output_size,
-    nearest_valid_input_sizes,
     output_size,
     smallest_input_size,
-    stage_crop,
     summarize,
 )
 

@@ -13,15 +13,15 @@ from vesselnet.preprocessing import (
     PreprocessConfig,
     Step,
     adjust_gamma,
-    clahe_reference,
     fit_statistics,
     grayscale,
     minmax_normalize,
     preprocess,
     preprocess_batch,
-    to_uint8,
     zscore_normalize,
 )
+from vesselnet.preprocessing.clahe import clahe_reference
+from vesselnet.preprocessing.ops import to_uint8
 
 
 def _photo(height=37, width=45, seed=0):

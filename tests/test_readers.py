@@ -12,7 +12,6 @@ from PIL import Image
 from vesselnet.data import (
     READERS,
     VesselnetDataError,
-    mask_agreement,
     read_chase_db1,
     read_dataset,
     read_drive,
@@ -23,6 +22,7 @@ from vesselnet.data import (
     read_stare,
     write_synthetic_dataset,
 )
+from vesselnet.data.fov import mask_agreement
 
 SIZE = (72, 80)
 

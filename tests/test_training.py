@@ -28,19 +28,13 @@ from vesselnet.cli import main
 from vesselnet.config import LossConfig, ModelConfig, OptimizerConfig, load_config
 from vesselnet.losses import weighted_cross_entropy
 from vesselnet.models import build_model
-from vesselnet.training import (
-    CheckpointStore,
-    RunHistory,
-    TrainingDivergedError,
-    TrainingObjective,
-    TrainingState,
-    WarmupSchedule,
-    WorkerRole,
-    build_components,
-    build_optimizer,
-    fit,
-    total_steps,
-)
+from vesselnet.training import TrainingDivergedError, fit
+from vesselnet.training.checkpoint import CheckpointStore, TrainingState
+from vesselnet.training.components import build_components, total_steps
+from vesselnet.training.distribute import WorkerRole
+from vesselnet.training.history import RunHistory
+from vesselnet.training.objective import TrainingObjective
+from vesselnet.training.optimizers import WarmupSchedule, build_optimizer
 from vesselnet.training.sources import read_records, split_validation
 
 TINY = ["data.synthetic_images=4", "data.synthetic_size=[96, 96]", "data.validation_count=1",

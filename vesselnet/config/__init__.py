@@ -25,68 +25,25 @@ Example:
 
 from vesselnet.config.augment import AugmentConfig
 from vesselnet.config.data import DataConfig
-from vesselnet.config.model import (
-    ARCHITECTURES,
-    ModelConfig,
-    ModelOptions,
-    geometry,
-    model_output_size,
-)
+from vesselnet.config.model import ARCHITECTURES, ModelConfig, ModelOptions
 from vesselnet.config.patches import PatchConfig
-from vesselnet.config.plain import from_plain, to_plain
-from vesselnet.config.preprocess import (
-    CLASSIC_CONFIG,
-    DEFAULT_GRAYSCALE,
-    GRAYSCALE_PRESETS,
-    GREEN_WEIGHTS,
-    ITU_R_601_WEIGHTS,
-    PreprocessConfig,
-    resolve_grayscale_weights,
-)
-from vesselnet.config.run import DERIVED_PATCH_FIELDS, RunConfig
-from vesselnet.config.steps import CLASSIC_STEPS, STEP_PARAMETERS, Step
+from vesselnet.config.preprocess import CLASSIC_CONFIG, PreprocessConfig
+from vesselnet.config.run import RunConfig
+from vesselnet.config.steps import Step
 from vesselnet.config.toml_io import (
     PRESET_DIR,
-    SECTIONS,
-    apply_overrides,
-    apply_settings,
     config_from_dict,
     config_to_dict,
-    dict_to_toml,
     load_config,
     load_config_text,
-    parse_override,
-    preset_path,
     to_toml,
 )
-from vesselnet.config.training import (
-    LOSS_OPTIONS,
-    OPTIMIZERS,
-    PRECISIONS,
-    SCHEDULES,
-    STRATEGIES,
-    LossConfig,
-    OptimizerConfig,
-    TrainingConfig,
-)
+from vesselnet.config.training import LossConfig, OptimizerConfig, TrainingConfig
 
 __all__ = [
     "ARCHITECTURES",
     "CLASSIC_CONFIG",
-    "CLASSIC_STEPS",
-    "DEFAULT_GRAYSCALE",
-    "DERIVED_PATCH_FIELDS",
-    "GRAYSCALE_PRESETS",
-    "GREEN_WEIGHTS",
-    "ITU_R_601_WEIGHTS",
-    "LOSS_OPTIONS",
-    "OPTIMIZERS",
-    "PRECISIONS",
     "PRESET_DIR",
-    "SCHEDULES",
-    "SECTIONS",
-    "STEP_PARAMETERS",
-    "STRATEGIES",
     "AugmentConfig",
     "DataConfig",
     "LossConfig",
@@ -98,19 +55,9 @@ __all__ = [
     "RunConfig",
     "Step",
     "TrainingConfig",
-    "apply_overrides",
-    "apply_settings",
     "config_from_dict",
     "config_to_dict",
-    "dict_to_toml",
-    "from_plain",
-    "geometry",
     "load_config",
     "load_config_text",
-    "model_output_size",
-    "parse_override",
-    "preset_path",
-    "resolve_grayscale_weights",
-    "to_plain",
     "to_toml",
 ]

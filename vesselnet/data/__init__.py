@@ -5,14 +5,9 @@ the tf.data side: U-Net weight maps, patch sampling, augmentation and the traini
 
 from vesselnet.config.augment import AugmentConfig
 from vesselnet.config.patches import PatchConfig
-from vesselnet.data.fov import derive_fov, mask_agreement
+from vesselnet.data.fov import derive_fov
 from vesselnet.data.io import VesselnetDataError, read_mask, read_photograph
-from vesselnet.data.pipeline import (
-    dataset_from_source,
-    make_patch_source,
-    make_training_dataset,
-    steps_per_epoch,
-)
+from vesselnet.data.pipeline import make_training_dataset
 from vesselnet.data.readers import (
     READERS,
     read_chase_db1,
@@ -24,21 +19,17 @@ from vesselnet.data.readers import (
 )
 from vesselnet.data.records import ImageRecord
 from vesselnet.data.synthetic import synthetic_dataset, synthetic_retina
-from vesselnet.data.synthetic_layouts import SYNTHETIC_LAYOUTS, write_synthetic_dataset
-from vesselnet.data.weights import record_weight_map, unet_weight_map
+from vesselnet.data.synthetic_layouts import write_synthetic_dataset
+from vesselnet.data.weights import unet_weight_map
 
 __all__ = [
+    "READERS",
     "AugmentConfig",
     "ImageRecord",
     "PatchConfig",
-    "READERS",
-    "SYNTHETIC_LAYOUTS",
     "VesselnetDataError",
-    "dataset_from_source",
     "derive_fov",
-    "make_patch_source",
     "make_training_dataset",
-    "mask_agreement",
     "read_chase_db1",
     "read_dataset",
     "read_drive",
@@ -47,8 +38,6 @@ __all__ = [
     "read_mask",
     "read_photograph",
     "read_stare",
-    "record_weight_map",
-    "steps_per_epoch",
     "synthetic_dataset",
     "synthetic_retina",
     "unet_weight_map",

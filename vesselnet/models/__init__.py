@@ -5,14 +5,12 @@
 sizes a network accepts; ``summarize`` reports sizes and counts.
 """
 
-from vesselnet.config.model import ARCHITECTURES, ModelOptions, geometry, model_output_size
+from vesselnet.config.model import ARCHITECTURES, ModelOptions, model_output_size
 from vesselnet.core.sizes import (
     input_size_for_output,
     is_valid_input_size,
-    nearest_valid_input_sizes,
     output_size,
     smallest_input_size,
-    stage_crop,
 )
 from vesselnet.models.builder import build_model
 from vesselnet.models.ensemble import ensemble_model
@@ -28,13 +26,10 @@ __all__ = [
     "build_model",
     "describe_network",
     "ensemble_model",
-    "geometry",
     "input_size_for_output",
     "is_valid_input_size",
     "model_output_size",
-    "nearest_valid_input_sizes",
     "output_size",
     "smallest_input_size",
-    "stage_crop",
     "summarize",
 ]

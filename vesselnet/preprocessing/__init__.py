@@ -10,44 +10,26 @@
 """
 
 from vesselnet.config.preprocess import CLASSIC_CONFIG, PreprocessConfig
-from vesselnet.config.steps import CLASSIC_STEPS, STEP_PARAMETERS, Step
-from vesselnet.preprocessing.clahe import clahe, clahe_batch, clahe_reference
+from vesselnet.config.steps import Step
+from vesselnet.preprocessing.clahe import clahe, clahe_batch
 from vesselnet.preprocessing.fov import derive_fov_tf
 from vesselnet.preprocessing.keras_layer import Preprocess
-from vesselnet.preprocessing.ops import (
-    DEFAULT_GRAYSCALE,
-    GRAYSCALE_PRESETS,
-    GREEN_WEIGHTS,
-    ITU_R_601_WEIGHTS,
-    adjust_gamma,
-    grayscale,
-    minmax_normalize,
-    to_uint8,
-    zscore_normalize,
-)
+from vesselnet.preprocessing.ops import adjust_gamma, grayscale, minmax_normalize, zscore_normalize
 from vesselnet.preprocessing.pipeline import fit_statistics, preprocess, preprocess_batch
 
 __all__ = [
     "CLASSIC_CONFIG",
-    "CLASSIC_STEPS",
-    "DEFAULT_GRAYSCALE",
-    "GRAYSCALE_PRESETS",
-    "GREEN_WEIGHTS",
-    "ITU_R_601_WEIGHTS",
     "Preprocess",
-    "derive_fov_tf",
     "PreprocessConfig",
-    "STEP_PARAMETERS",
     "Step",
     "adjust_gamma",
     "clahe",
     "clahe_batch",
-    "clahe_reference",
+    "derive_fov_tf",
     "fit_statistics",
     "grayscale",
     "minmax_normalize",
     "preprocess",
     "preprocess_batch",
-    "to_uint8",
     "zscore_normalize",
 ]

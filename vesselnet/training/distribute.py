@@ -14,7 +14,7 @@ import os
 import keras
 import tensorflow as tf
 
-from vesselnet.config import STRATEGIES
+from vesselnet.config.training import STRATEGIES
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import keras
 
-from vesselnet.config import SCHEDULES, OptimizerConfig
+from vesselnet.config import OptimizerConfig
+from vesselnet.config.training import SCHEDULES
 
 
 @keras.saving.register_keras_serializable(package="vesselnet")
