@@ -236,10 +236,38 @@ class _Progress:
             self.bar = None
 
 
-def _inference_options(tile_size, batch_size, tta):
+def _inference_options(tile_size, batch_size, tta, scale, fov_diameter):
     from vesselnet.inference import InferenceOptions
 
-    return InferenceOptions(tile_size=tile_size, batch_size=batch_size, tta=tta)
+    return InferenceOptions(tile_size=tile_size, batch_size=batch_size, tta=tta, scale=scale,
+                            fov_diameter=fov_diameter)
+
+
+class _ScaleType(click.ParamType):
+    """``auto``, ``none`` or a positive factor."""
+
+    name = "auto|none|FACTOR"
+
+    def convert(self, value, param, context):
+        from vesselnet.inference.scale import parse_scale
+
+        try:
+            return parse_scale(value)
+        except ValueError as error:
+            self.fail(str(error), param, context)
+
+
+def _scale_options(command):
+    """``--scale`` and ``--fov-diameter``, shared by predict and evaluate."""
+    command = click.option(
+        "--fov-diameter", type=click.FloatRange(min=1.0), default=None, metavar="PX",
+        help="The photographs' FOV diameter in pixels for --scale auto, instead of measuring "
+             "it on each.")(command)
+    return click.option(
+        "--scale", type=_ScaleType(), default="auto", show_default=True,
+        help="auto: resample each photograph so that its FOV is as wide as the network's "
+             "training photographs' were (the model card's learned scale), and the map back; "
+             "none: predict at the photograph's own resolution; or a resampling factor.")(command)
 
 
 _MODEL_HELP = ("Bundle directory (e.g. runs/NAME/best), .keras or .tflite file, SavedModel "
@@ -262,10 +290,11 @@ _MODEL_HELP = ("Bundle directory (e.g. runs/NAME/best), .keras or .tflite file, 
 @click.option("--tta", is_flag=True, help="Test-time augmentation (average of 4 flips).")
 @click.option("--batch-size", type=int, default=2, show_default=True,
               help="Tiles per network call.")
+@_scale_options
 @click.option("--tile-size", type=int, default=None,
               help="Input tile side. Default: the cheapest tile covering the image.")
 def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta, batch_size,
-                    tile_size):
+                    scale, fov_diameter, tile_size):
     """Segment the vessels of photographs: probability map, binary mask and overlay of each.
 
     INPUTS are image files (PNG, JPEG, TIFF, BMP, GIF, PPM), folders or quoted glob
@@ -286,7 +315,8 @@ def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta
     progress = _Progress("predicting")
     try:
         options = PredictionOptions(map_format=map_format, threshold=threshold, fov=fov,
-                                    inference=_inference_options(tile_size, batch_size, tta))
+                                    inference=_inference_options(
+                                        tile_size, batch_size, tta, scale, fov_diameter))
         report = predict_files(
             list(inputs), model_path, out_dir, options,
             progress=lambda outcome, done, total: progress(done, total, outcome.error))
@@ -318,6 +348,7 @@ def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta
 @click.option("--tta", is_flag=True, help="Test-time augmentation (average of 4 flips).")
 @click.option("--batch-size", type=int, default=2, show_default=True,
               help="Tiles per network call.")
+@_scale_options
 @click.option("--tile-size", type=int, default=None,
               help="Input tile side. Default: the cheapest tile covering the image.")
 @click.option("--auc-bins", type=int, default=None,
@@ -328,7 +359,7 @@ def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta
 @click.option("--save-maps/--no-save-maps", default=True, show_default=True,
               help="Write the probability maps scored (probabilities/NAME.npy).")
 def evaluate_command(model_path, dataset, data_dir, split, images, out_dir, threshold, tta,
-                     batch_size, tile_size, auc_bins, figures, save_maps):
+                     batch_size, scale, fov_diameter, tile_size, auc_bins, figures, save_maps):
     """Score a model on a labelled split inside the FOV; report in --out.
 
     Writes metrics.json (pooled, mean and per-image scores; second observer; chained
@@ -347,7 +378,8 @@ def evaluate_command(model_path, dataset, data_dir, split, images, out_dir, thre
     try:
         options = EvaluationOptions(threshold=threshold, save_maps=save_maps, figures=figures,
                                     auc_bins=auc_bins,
-                                    inference=_inference_options(tile_size, batch_size, tta),
+                                    inference=_inference_options(
+                                        tile_size, batch_size, tta, scale, fov_diameter),
                                     images=tuple(name.strip() for name in (images or "").split(",")
                                                  if name.strip()))
         report = evaluate_dataset(model_path, dataset, data_dir, split, out_dir, options,

@@ -3,8 +3,9 @@
 The SavedModel has the ``serve`` tag and two signatures:
 
 - ``serving_default``: ``image`` uint8 ``[1, H, W, 3]`` (any H, W >= ``MIN_IMAGE_SIDE``) ->
-  ``probability`` float32 ``[1, H, W]`` and ``fov`` uint8 ``[1, H, W]``; FOV, preprocessing and
-  overlap-tile prediction run inside the graph (see ``signatures.photograph_fn``).
+  ``probability`` float32 ``[1, H, W]`` and ``fov`` uint8 ``[1, H, W]``; FOV, its diameter and
+  the resampling to the network's learned scale (and back), preprocessing and overlap-tile
+  prediction run inside the graph (see ``signatures.photograph_fn``).
 - ``tile``: ``tiles`` float32 ``[B, T, T, C]`` (preprocessed) -> ``probability`` float32
   ``[B, t, t]``, for clients that tile on their side.
 
@@ -147,7 +148,8 @@ def export_saved_model(model: keras.Model, card: ModelCard, out_dir: str | Path,
     tile_fn = tile_probability_fn(model, activation)
     signatures = {
         "serving_default": (photograph_fn(model, config, geometry, overlap=overlap,
-                                          batch_size=batch_size, activation=activation),
+                                          batch_size=batch_size, activation=activation,
+                                          learned_fov_diameter=card.learned_fov_diameter),
                             photograph_spec()),
         "tile": (lambda tiles: {PROBABILITY_OUTPUT: tile_fn(tiles)},
                  tile_spec(geometry, config.channels)),

@@ -19,8 +19,10 @@ from vesselnet.inference import (
     select_output,
     vessel_probability,
 )
-from vesselnet.preprocessing import PreprocessConfig, preprocess
+from vesselnet.inference.scale import SCALE_TOLERANCE
+from vesselnet.preprocessing import PreprocessConfig, fov_diameter_tf, preprocess
 from vesselnet.preprocessing.fov import derive_fov_tf
+from vesselnet.preprocessing.resample import resample_map, resample_photograph
 
 #: Smallest photograph side the ``serving_default`` graph accepts. Images smaller than the
 #: network's tile are mirror-padded by the tiling; below this size a fundus photograph (and
@@ -86,13 +88,17 @@ def tile_probability_fn(model: keras.Model, activation: str | None = None,
 
 def photograph_fn(model: keras.Model, config: PreprocessConfig, geometry: TileGeometry, *,
                   overlap: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                  activation: str | None = None):
+                  activation: str | None = None, learned_fov_diameter: float | None = None,
+                  scale_tolerance: float = SCALE_TOLERANCE):
     """``photograph [1, H, W, 3] uint8 -> {"probability", "fov"}`` in TF ops.
 
-    In order: run-time checks, the FOV by :func:`~vesselnet.preprocessing.fov.derive_fov_tf`, the
-    card's preprocessing (given the FOV when a step needs it), overlap-tile prediction with
-    ``geometry`` (:func:`~vesselnet.inference.make_tiled_predictor`; images smaller than a
-    tile are mirror-padded).
+    In order: run-time checks, the FOV by :func:`~vesselnet.preprocessing.fov.derive_fov_tf`;
+    with a learned scale, the FOV's diameter (:func:`~vesselnet.preprocessing.fov_diameter_tf`)
+    and the photograph and FOV resampled to the learned scale (as ``vesselnet predict
+    --scale auto`` does, factors within ``1 +- scale_tolerance`` taken as 1); the card's
+    preprocessing, overlap-tile prediction with ``geometry``
+    (:func:`~vesselnet.inference.make_tiled_predictor`; images smaller than a tile are
+    mirror-padded), and the map resampled back to the photograph's grid.
 
     Args:
         model: network of the U-Net family.
@@ -101,6 +107,9 @@ def photograph_fn(model: keras.Model, config: PreprocessConfig, geometry: TileGe
         overlap: output-tile overlap. Defaults to None (the inference default).
         batch_size: tiles per network call. Defaults to 2.
         activation: the output activation. Defaults to None (read from the model).
+        learned_fov_diameter: the network's learned scale (FOV diameter in pixels). Defaults
+            to None: the photograph is predicted at its own resolution.
+        scale_tolerance: see :data:`~vesselnet.inference.scale.SCALE_TOLERANCE`.
 
     Returns:
         A function returning ``probability``: float32 ``[1, H, W]``, the vessel probability
@@ -112,12 +121,26 @@ def photograph_fn(model: keras.Model, config: PreprocessConfig, geometry: TileGe
     predictor = make_tiled_predictor(model, geometry, overlap=overlap, batch_size=batch_size,
                                      activation=activation)
 
+    def predict(image, fov):
+        network_input = preprocess(image, config, fov)
+        return predictor(tf.ensure_shape(network_input, [None, None, config.channels]))
+
+    def at_scale(image, fov):
+        diameter, _ = fov_diameter_tf(fov)
+        factor = learned_fov_diameter / tf.maximum(diameter, 1.0)
+        keep = tf.logical_or(diameter <= 0.0, tf.abs(factor - 1.0) <= scale_tolerance)
+
+        def resampled():
+            small_image, small_fov = resample_photograph(image, fov, factor)
+            return resample_map(predict(small_image, small_fov), tf.shape(image)[:2])
+
+        return tf.cond(keep, lambda: predict(image, fov), resampled)
+
     def serve(image):
         image = check_photograph(image)[0]
         fov = derive_fov_tf(image)
-        network_input = preprocess(image, config, fov)
-        network_input = tf.ensure_shape(network_input, [None, None, config.channels])
-        probability = predictor(network_input)
+        probability = (predict(image, fov) if learned_fov_diameter is None
+                       else at_scale(image, fov))
         return {PROBABILITY_OUTPUT: probability[None], FOV_OUTPUT: tf.cast(fov, tf.uint8)[None]}
 
     return serve

@@ -14,9 +14,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vesselnet.core.checks import check_int
+from vesselnet.core.checks import check_int, check_number
 from vesselnet.inference.geometry import TileGeometry, tile_geometry
 from vesselnet.inference.outputs import output_activation, select_output, vessel_probability
+from vesselnet.inference.scale import parse_scale
 from vesselnet.inference.tile_choice import (
     choose_tile_geometry,
     default_context,
@@ -43,20 +44,33 @@ class InferenceOptions:
         batch_size: network inputs per call. Defaults to 2.
         tta: test-time augmentation, False, True (= ``"flips"``), ``"flips"`` or
             ``"dihedral"``. Defaults to False.
+        scale: the scale a photograph is predicted at: ``"auto"`` (the network's learned
+            scale), ``"none"`` (the photograph's own) or a factor; see
+            :func:`~vesselnet.inference.scale.choose_scale`. Defaults to ``"auto"``.
+        fov_diameter: the photographs' FOV diameter in pixels for ``"auto"``, instead of
+            measuring it. Defaults to None.
 
     Example:
-        >>> InferenceOptions(tile_size=372, tta=True)
+        >>> InferenceOptions(tile_size=372, tta=True, scale="none")
     """
 
     tile_size: int | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
     tta: bool | str = False
+    scale: str | float = "auto"
+    fov_diameter: float | None = None
 
     def __post_init__(self):
         check_int("tile_size", self.tile_size, 1, optional=True)
         check_int("batch_size", self.batch_size, 1)
         if not isinstance(self.tta, bool) and self.tta not in TTA_MODES:
             raise ValueError(f"tta must be True, False or one of {TTA_MODES}, got {self.tta!r}")
+        object.__setattr__(self, "scale", parse_scale(self.scale))
+        if self.fov_diameter is not None:
+            check_number("fov_diameter", self.fov_diameter, 0, strict=True)
+            if self.scale != "auto":
+                raise ValueError(f"fov_diameter ({self.fov_diameter}) applies to scale 'auto' "
+                                 f"only, got scale {self.scale!r}")
 
 
 def make_tiled_predictor(model: keras.Model, geometry: TileGeometry | None = None, *,

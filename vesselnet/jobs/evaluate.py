@@ -137,15 +137,17 @@ def evaluate_dataset(model_path: str | Path | None, dataset: str, data_dir: str 
     similarity = SimilarityPool()
     per_image, files = [], {"figures": [], "maps": []}
     for index, record in enumerate(records):
-        inputs = loaded.network_input(record.image, record.fov)
-        probability = loaded.probability(record.image, record.fov, network_input=inputs)
+        outputs = ("final", "stage1") if stage1_pool is not None else ("final",)
+        prediction = loaded.predict_photograph(record.image, record.fov, outputs)
+        probability = prediction.maps["final"]
         scores = model_pool.add(probability, record.vessels, record.fov)
         predicted = probability > threshold
         entry = {"name": record.name, **scores, "fov_derived": record.fov_derived,
+                 "scale": dataclasses.asdict(prediction.scale),
                  "morphology": {"prediction": vessel_morphology(predicted, record.fov),
                                 "ground_truth": vessel_morphology(record.vessels, record.fov)}}
         if stage1_pool is not None:
-            stage1 = loaded.probability(record.image, record.fov, "stage1", network_input=inputs)
+            stage1 = prediction.maps["stage1"]
             entry["stage1"] = stage1_pool.add(stage1, record.vessels, record.fov)
             entry["stage1_final_ssim"] = similarity.add(stage1, probability, record.fov)
         if record.second_observer is not None:
@@ -169,6 +171,7 @@ def evaluate_dataset(model_path: str | Path | None, dataset: str, data_dir: str 
         "dataset": key, "split": split, "threshold": threshold, "images": len(records),
         "fov_derived_images": sum(record.fov_derived for record in records),
         "inference": dataclasses.asdict(options.inference),
+        "learned_fov_diameter": loaded.card.learned_fov_diameter,
         "auc": "exact" if options.auc_bins is None else f"histogram of {options.auc_bins} bins",
         "aggregate": model_pool.aggregate(), "mean": model_pool.mean(),
         "morphology": {source: mean_scores([entry["morphology"][source] for entry in per_image],

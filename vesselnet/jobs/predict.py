@@ -21,6 +21,7 @@ from skimage.filters import threshold_otsu
 from vesselnet import __version__
 from vesselnet.data import read_photograph
 from vesselnet.inference import InferenceOptions
+from vesselnet.inference.scale import ScaleChoice
 from vesselnet.jobs.outputs import (
     MAP_FORMATS,
     atomic_write_text,
@@ -116,6 +117,8 @@ class ImageOutcome:
         vessel_fraction: share of FOV pixels predicted vessel, or None.
         seconds: wall time spent on the image.
         error: the problem, starting with the file's path; None on success.
+        scale: the scale the photograph was predicted at (see
+            :class:`~vesselnet.inference.scale.ScaleChoice`); None on failure.
     """
 
     input: Path
@@ -125,6 +128,7 @@ class ImageOutcome:
     vessel_fraction: float | None = None
     seconds: float = 0.0
     error: str | None = None
+    scale: ScaleChoice | None = None
 
     @property
     def ok(self) -> bool:
@@ -136,7 +140,8 @@ class ImageOutcome:
         return {"input": str(self.input), "name": self.name,
                 "outputs": {key: str(path) for key, path in self.outputs.items()},
                 "threshold": self.threshold, "vessel_fraction": self.vessel_fraction,
-                "seconds": round(self.seconds, 3), "error": self.error}
+                "seconds": round(self.seconds, 3), "error": self.error,
+                "scale": None if self.scale is None else dataclasses.asdict(self.scale)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +191,8 @@ def _predict_one(item: InputFile, loaded, fov_source: FovSource, out_dir: Path,
     try:
         image = read_photograph(item.path, grayscale="replicate")
         fov = fov_source.mask_for(item.path, image)
-        probability = loaded.probability(image, fov)
+        prediction = loaded.predict_photograph(image, fov)
+        probability = prediction.maps["final"]
         threshold = image_threshold(probability, fov, options.threshold)
         mask = (probability > threshold) & fov
         outputs = write_prediction(out_dir, item.name, image, probability, mask,
@@ -197,7 +203,7 @@ def _predict_one(item: InputFile, loaded, fov_source: FovSource, out_dir: Path,
     inside = int(np.count_nonzero(fov))
     fraction = float(np.count_nonzero(mask)) / inside if inside else math.nan
     return ImageOutcome(item.path, item.name, outputs, threshold, fraction,
-                        time.perf_counter() - start)
+                        time.perf_counter() - start, scale=prediction.scale)
 
 
 def predict_files(inputs: list[str | Path], model_path: str | Path | None, out_dir: str | Path,
@@ -248,6 +254,8 @@ def predict_files(inputs: list[str | Path], model_path: str | Path | None, out_d
                               time.perf_counter() - start)
     summary = {**report.to_dict(), "map_format": options.map_format,
                "threshold": options.threshold, "fov": options.fov,
-               "tta": options.inference.tta, "tile_size": options.inference.tile_size}
+               "tta": options.inference.tta, "tile_size": options.inference.tile_size,
+               "scale": options.inference.scale, "fov_diameter": options.inference.fov_diameter,
+               "learned_fov_diameter": loaded.card.learned_fov_diameter}
     atomic_write_text(out_dir / SUMMARY_FILE, json_text(summary))
     return report

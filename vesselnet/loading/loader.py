@@ -26,8 +26,10 @@ from vesselnet.bundle import CARD_FILE, MODEL_FILE, is_bundle, load_bundle, reso
 from vesselnet.card import Architecture, ModelCard, read_card_file
 from vesselnet.export.saved_model import CARD_ASSET, existing_versions, is_saved_model
 from vesselnet.inference import InferenceOptions, TileGeometry, network_facts, predict_image
+from vesselnet.inference.scale import ScaleChoice, choose_scale
 from vesselnet.loading.runtimes import SavedModelTileModel, TFLiteTileModel, TileModel
 from vesselnet.preprocessing import PreprocessConfig, preprocess
+from vesselnet.preprocessing.resample import resample_map, resample_photograph
 
 FORMATS = ("bundle", "keras", "saved_model", "tflite")
 NOT_SUPPORTED = {".h5": "legacy HDF5"}
@@ -110,27 +112,72 @@ class LoadedModel:
 
     def network_input(self, image: np.ndarray, fov: np.ndarray) -> np.ndarray:
         """The preprocessed float32 ``[H, W, C]`` input of a uint8 RGB photograph."""
-        config = self.preprocessing
-        return np.asarray(preprocess(image, config, fov))
+        return np.asarray(preprocess(image, self.preprocessing, fov))
 
-    def probability(self, image: np.ndarray, fov: np.ndarray, output: str = "final",
-                    network_input: np.ndarray | None = None) -> np.ndarray:
-        """Vessel probability of a photograph, float32 ``[H, W]`` in [0, 1], 0 outside the FOV.
+    def choose_scale(self, fov: np.ndarray) -> ScaleChoice:
+        """The scale a photograph with this FOV is predicted at, as :attr:`options` say."""
+        return choose_scale(self.options.scale, learned=self.card.learned_fov_diameter,
+                            fov=fov, fov_diameter_px=self.options.fov_diameter)
+
+    def predict_photograph(self, image: np.ndarray, fov: np.ndarray,
+                           outputs: tuple[str, ...] = ("final",)) -> PhotographPrediction:
+        """Vessel probability maps of a photograph, at the network's scale (see
+        :attr:`options`), on the photograph's own grid, 0 outside its FOV.
+
+        The photograph and its FOV are resampled by the chosen factor (when it is not 1),
+        preprocessed and predicted; each map is resampled back to ``[H, W]``.
 
         Args:
             image: uint8 RGB photograph ``[H, W, 3]``.
             fov: bool field of view ``[H, W]``.
-            output: ``"final"``, or ``"stage1"`` of a chained model. Defaults to ``"final"``.
-            network_input: the image already preprocessed by :meth:`network_input` (saves
-                preprocessing twice for two outputs). Defaults to None.
+            outputs: ``"final"`` and/or ``"stage1"`` (chained model). Defaults to
+                ``("final",)``.
+
+        Returns:
+            A :class:`PhotographPrediction`: float32 maps in [0, 1] by output, and the scale.
         """
         fov = np.asarray(fov, bool)
         if fov.shape != image.shape[:2]:
             raise ValueError(f"FOV mask is {fov.shape[1]}x{fov.shape[0]} (width x height) but "
                              f"the photograph is {image.shape[1]}x{image.shape[0]}")
-        inputs = self.network_input(image, fov) if network_input is None else network_input
-        probability = self.predict(inputs, output=output)
-        return np.where(fov, np.clip(probability, 0.0, 1.0), 0.0).astype(np.float32)
+        scale = self.choose_scale(fov)
+        network_image, network_fov = image, fov
+        if scale.factor != 1.0:
+            network_image, network_fov = (np.asarray(item) for item in resample_photograph(
+                image, fov, scale.factor))
+        inputs = self.network_input(network_image, network_fov)
+        maps = {}
+        for output in outputs:
+            probability = self.predict(inputs, output=output)
+            if scale.factor != 1.0:
+                probability = np.asarray(resample_map(probability, image.shape[:2]))
+            maps[output] = np.where(fov, np.clip(probability, 0.0, 1.0), 0.0).astype(np.float32)
+        return PhotographPrediction(maps, scale)
+
+    def probability(self, image: np.ndarray, fov: np.ndarray,
+                    output: str = "final") -> np.ndarray:
+        """Vessel probability of a photograph, float32 ``[H, W]`` in [0, 1], 0 outside the FOV
+        (:meth:`predict_photograph` for one output).
+
+        Args:
+            image: uint8 RGB photograph ``[H, W, 3]``.
+            fov: bool field of view ``[H, W]``.
+            output: ``"final"``, or ``"stage1"`` of a chained model. Defaults to ``"final"``.
+        """
+        return self.predict_photograph(image, fov, (output,)).maps[output]
+
+
+@dataclasses.dataclass(frozen=True)
+class PhotographPrediction:
+    """The maps of one photograph and the scale they were predicted at.
+
+    Args:
+        maps: float32 ``[H, W]`` vessel probability by output name (``"final"``, ...).
+        scale: the :class:`~vesselnet.inference.scale.ScaleChoice` applied.
+    """
+
+    maps: dict[str, np.ndarray]
+    scale: ScaleChoice
 
 
 def _exported_card(path: Path, tile_model_name: str) -> ModelCard:
