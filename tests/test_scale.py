@@ -125,7 +125,7 @@ def test_predict_and_evaluate_write_the_scale_they_used(bundles, tmp_path):
     from vesselnet.data.synthetic_layouts import write_synthetic_dataset
 
     data = tmp_path / "data"
-    write_synthetic_dataset(data, "generic", 2, seed=4, size=(160, 150))
+    write_synthetic_dataset(data, "generic", 2, seed=4, size=(300, 290))  # FOV about 270
     result = CliRunner().invoke(main, ["predict", str(data / "images"), "--model",
                                        str(bundles["scaled"]), "--out", str(tmp_path / "p")])
     assert result.exit_code == 0, result.output
@@ -149,3 +149,27 @@ def test_predict_and_evaluate_write_the_scale_they_used(bundles, tmp_path):
     assert [entry["scale"]["factor"] for entry in metrics["per_image"]] == [0.8, 0.8]
     bad = CliRunner().invoke(main, ["predict", str(data / "images"), "--scale", "huge"])
     assert bad.exit_code == 2 and "scale must be" in bad.output
+
+
+def test_serving_default_resamples_in_the_graph_as_the_host_does(bundles, tmp_path):
+    """Parity of the exported ``serving_default`` with ``predict_photograph`` on photographs
+    of three sizes: enlarged, shrunk a little and shrunk a lot to the learned 135 px."""
+    import tensorflow as tf
+
+    from vesselnet.export import export_saved_model
+
+    loaded = load_model(bundles["scaled"], InferenceOptions(tile_size=96))
+    version = export_saved_model(loaded.model, loaded.card, tmp_path, name="scaled",
+                                 tile_size=96)
+    serving = tf.saved_model.load(str(version)).signatures["serving_default"]
+    factors = []
+    for seed, size in ((5, (110, 120)), (6, (180, 170)), (7, (330, 340))):
+        image = synthetic_retina(seed, size=size).image
+        result = serving(image=tf.constant(image[None]))
+        fov = result["fov"][0].numpy().astype(bool)
+        served = np.where(fov, result["probability"][0].numpy(), 0)
+        prediction = loaded.predict_photograph(image, fov)
+        factors.append(prediction.scale.factor)
+        assert served.shape == size
+        np.testing.assert_allclose(served, prediction.maps["final"], atol=1e-4)
+    assert factors[0] > 1 > factors[1] > factors[2]

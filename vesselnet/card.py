@@ -35,10 +35,11 @@ from vesselnet.core.files import json_ready
 from vesselnet.models import TileGeometry
 from vesselnet.preprocessing import CLASSIC_CONFIG, PreprocessConfig
 
-DRIVE_FOV_DIAMETER = 540.0
+DRIVE_FOV_DIAMETER = 537.66
 """The learned scale of networks trained on DRIVE at its own resolution, for cards written
 before vesselnet recorded one: the median FOV diameter of the 20 DRIVE training photographs,
-measured with :func:`vesselnet.preprocessing.fov_diameter` on their official masks."""
+measured with :func:`vesselnet.preprocessing.fov_diameter` on their official masks
+(range 534.8-538.7)."""
 
 CARD_FORMAT = "vesselnet.bundle"
 CARD_VERSION = 2
