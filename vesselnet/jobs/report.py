@@ -58,7 +58,7 @@ def per_image_csv(per_image: list[dict]) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationReport:
-    """Result of :func:`~vesselnet.evaluation.evaluate_dataset`.
+    """Result of :func:`~vesselnet.jobs.evaluate_dataset`.
 
     Args:
         metrics: the content of ``metrics.json`` (NaN where a score is undefined).

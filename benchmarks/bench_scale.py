@@ -1,0 +1,99 @@
+"""Time and peak memory of ``vesselnet predict`` with ``--scale auto`` and ``--scale none``.
+
+Run by hand from the repository root:
+
+    python3 benchmarks/bench_scale.py [--model NAME_OR_PATH] [--repeats 2]
+
+For a DRIVE-size (565x584), a CHASE_DB1-size (999x960) and an HRF-size (3504x2336) photograph,
+each case runs in a fresh process: the model is loaded, one prediction of the whole photograph
+(FOV given, as ``LoadedModel.predict_photograph`` runs it: FOV diameter, resampling,
+preprocessing, tiling, resampling back) traces the functions, then ``--repeats`` more are timed
+(median). Peak memory is the growth of the process's resident set over the timed predictions
+(``VmHWM``, reset through ``/proc/self/clear_refs`` after loading). The photographs are the
+project's synthetic retinas (``vesselnet.data.synthetic_retina``) of those sizes, whose FOV
+fills most of the shorter side, so the scale factors are about those of real photographs of
+these cameras.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPOSITORY))
+
+SIZES = {"DRIVE-size": (584, 565), "CHASE_DB1-size": (960, 999), "HRF-size": (2336, 3504)}
+SCALES = ("auto", "none")
+
+
+def memory_mib(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process from /proc, in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def child(model: str | None, size: str, scale: str, repeats: int) -> None:
+    """One case in this (fresh) process; prints one JSON line."""
+    from vesselnet.data import synthetic_retina
+    from vesselnet.inference import InferenceOptions
+    from vesselnet.loading import load_model
+
+    record = synthetic_retina(0, size=SIZES[size])
+    loaded = load_model(model, InferenceOptions(scale=scale))
+    start = time.perf_counter()
+    prediction = loaded.predict_photograph(record.image, record.fov)
+    first = time.perf_counter() - start
+    before = memory_mib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak to the current RSS
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        loaded.predict_photograph(record.image, record.fov)
+        times.append(time.perf_counter() - start)
+    print(json.dumps({"size": size, "scale": scale, "first": first,
+                      "median": statistics.median(times),
+                      "peak_mib": memory_mib("VmHWM") - before,
+                      "factor": prediction.scale.factor,
+                      "fov_diameter": prediction.scale.fov_diameter,
+                      "model": loaded.description}))
+
+
+def main(arguments=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="default: the bundled model")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--child", nargs=2, metavar=("SIZE", "SCALE"), help=argparse.SUPPRESS)
+    options = parser.parse_args(arguments)
+    if options.child:
+        child(options.model, *options.child, options.repeats)
+        return
+    rows = []
+    for size in SIZES:
+        for scale in SCALES:
+            command = [sys.executable, __file__, "--repeats", str(options.repeats), "--child",
+                       size, scale] + (["--model", options.model] if options.model else [])
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            rows.append(json.loads(output.strip().splitlines()[-1]))
+            print(f"done: {size} {scale}", file=sys.stderr)
+    print(f"model: {rows[0]['model']}")
+    print("| photograph | --scale | factor | FOV diameter | s / photograph (median) | first call "
+          "| peak memory growth |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for row in rows:
+        height, width = SIZES[row["size"]]
+        diameter = f"{row['fov_diameter']:.0f}" if row["fov_diameter"] else "-"
+        print(f"| {row['size']} {width}x{height} | {row['scale']} | {row['factor']:.3f} | "
+              f"{diameter} | {row['median']:.2f} | {row['first']:.2f} | "
+              f"{row['peak_mib']:.0f} MiB |")
+
+
+if __name__ == "__main__":
+    main()
