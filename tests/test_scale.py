@@ -173,3 +173,33 @@ def test_serving_default_resamples_in_the_graph_as_the_host_does(bundles, tmp_pa
         assert served.shape == size
         np.testing.assert_allclose(served, prediction.maps["final"], atol=1e-4)
     assert factors[0] > 1 > factors[1] > factors[2]
+
+
+def test_a_tflite_file_is_run_at_the_learned_scale_of_its_card(bundles, tmp_path):
+    from vesselnet.export import export_tflite
+
+    keras_model = load_model(bundles["scaled"], InferenceOptions(tile_size=96))
+    paths = export_tflite(keras_model.model, keras_model.card, tmp_path, tile_size=96,
+                          quantizations=["float32"])
+    tflite = load_model(paths["float32"])
+    assert tflite.card.learned_fov_diameter == 135.0  # the card beside the file
+    record = synthetic_retina(8, size=(260, 250))
+    expected = keras_model.predict_photograph(record.image, record.fov)
+    got = tflite.predict_photograph(record.image, record.fov)
+    assert got.scale == expected.scale and got.scale.factor < 1
+    np.testing.assert_allclose(got.maps["final"], expected.maps["final"], atol=1e-4)
+
+
+def test_a_photograph_without_a_dark_surround_is_reported(bundles, tmp_path):
+    image = np.full((120, 140, 3), 150, np.uint8)  # retina everywhere: no FOV edge
+    path = tmp_path / "inside.png"
+    from PIL import Image
+
+    Image.fromarray(image).save(path)
+    result = CliRunner().invoke(main, ["predict", str(path), "--model", str(bundles["scaled"]),
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "no dark surround" in result.stderr and "184 px" in result.stderr  # the diagonal
+    entry = json.loads((tmp_path / "out" / "predictions.json").read_text())["results"][0]
+    assert entry["scale"]["measured_by"] == "no_edge"
+    assert entry["scale"]["factor"] == pytest.approx(135.0 / np.hypot(120, 140), rel=1e-3)

@@ -324,6 +324,11 @@ def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta
         raise _fail_cleanly(error) from None
     finally:
         progress.close()
+    for outcome in report.succeeded:
+        if outcome.scale is not None and outcome.scale.measured_by == "no_edge":
+            click.echo(f"{outcome.input}: the FOV has no dark surround to measure; its diameter "
+                       f"was taken as the image diagonal ({outcome.scale.fov_diameter:.0f} px). "
+                       "Pass --fov-diameter PX or --scale FACTOR if that is wrong.", err=True)
     click.echo(f"predicted {len(report.succeeded)} of {len(report.outcomes)} image(s) in "
                f"{report.seconds:.1f} s; outputs in {report.out_dir}")
     if report.failed:
