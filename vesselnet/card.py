@@ -35,6 +35,11 @@ from vesselnet.core.files import json_ready
 from vesselnet.models import TileGeometry
 from vesselnet.preprocessing import CLASSIC_CONFIG, PreprocessConfig
 
+DRIVE_FOV_DIAMETER = 540.0
+"""The learned scale of networks trained on DRIVE at its own resolution, for cards written
+before vesselnet recorded one: the median FOV diameter of the 20 DRIVE training photographs,
+measured with :func:`vesselnet.preprocessing.fov_diameter` on their official masks."""
+
 CARD_FORMAT = "vesselnet.bundle"
 CARD_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -121,6 +126,9 @@ class TrainingRecord:
         best_validation: the best held-out scores (with ``step``). Defaults to None.
         validation_curve: ``{"step", "seconds", "f1", "auc"}`` per validation. Defaults to ().
         config: the run's configuration (``RunConfig`` as a dict). Defaults to None.
+        fov_diameter: the learned scale: the FOV diameter in pixels of the training
+            photographs as the network saw them (after any resampling). Defaults to None
+            (unknown; see :func:`learned_fov_diameter`).
     """
 
     dataset: str | None = None
@@ -134,6 +142,7 @@ class TrainingRecord:
     best_validation: Scores | None = None
     validation_curve: tuple[Scores, ...] = ()
     config: dict[str, Any] | None = None
+    fov_diameter: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,6 +208,17 @@ class ModelCard:
     def validation_images(self) -> tuple[str, ...]:
         """The held-out image names (empty when unknown)."""
         return self.training.validation_images if self.training else ()
+
+    @property
+    def learned_fov_diameter(self) -> float | None:
+        """The scale the network learned (FOV diameter in pixels): recorded by training, else
+        :data:`DRIVE_FOV_DIAMETER` for a network trained on DRIVE, else None (unknown)."""
+        training = self.training
+        if training is None:
+            return None
+        if training.fov_diameter is not None:
+            return training.fov_diameter
+        return DRIVE_FOV_DIAMETER if (training.dataset or "").lower() == "drive" else None
 
     @property
     def best_validation(self) -> Scores | None:
