@@ -7,18 +7,22 @@
   gives the data-set z-score statistics.
 - ``Preprocess``: the pipeline as a Keras layer in front of a network.
 - ``derive_fov_tf``: the field of view in TF ops (for exported graphs).
+- ``fov_diameter`` / ``FovDiameter``: the FOV circle's diameter in pixels, on the host;
+  ``fov_diameter_tf``: the same in TF ops (eager or in a graph).
 """
 
 from vesselnet.config.preprocess import CLASSIC_CONFIG, PreprocessConfig
 from vesselnet.config.steps import Step
 from vesselnet.preprocessing.clahe import clahe, clahe_batch
 from vesselnet.preprocessing.fov import derive_fov_tf
+from vesselnet.preprocessing.fov_diameter import FovDiameter, fov_diameter, fov_diameter_tf
 from vesselnet.preprocessing.keras_layer import Preprocess
 from vesselnet.preprocessing.ops import adjust_gamma, grayscale, minmax_normalize, zscore_normalize
 from vesselnet.preprocessing.pipeline import fit_statistics, preprocess, preprocess_batch
 
 __all__ = [
     "CLASSIC_CONFIG",
+    "FovDiameter",
     "Preprocess",
     "PreprocessConfig",
     "Step",
@@ -27,6 +31,8 @@ __all__ = [
     "clahe_batch",
     "derive_fov_tf",
     "fit_statistics",
+    "fov_diameter",
+    "fov_diameter_tf",
     "grayscale",
     "minmax_normalize",
     "preprocess",
