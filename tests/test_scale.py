@@ -13,12 +13,14 @@ import numpy as np
 import pytest
 from conftest import DRIVE_DIR, needs_drive
 
-from vesselnet.card import DRIVE_FOV_DIAMETER, ModelCard
+from vesselnet.bundle import save_bundle
+from vesselnet.card import DRIVE_FOV_DIAMETER, Architecture, ModelCard, TrainingRecord
 from vesselnet.config import CLASSIC_CONFIG, load_config
 from vesselnet.core.scale import SCALE_TOLERANCE, same_scale, scale_factor
 from vesselnet.data import synthetic_retina
+from vesselnet.jobs import make_ensemble
 from vesselnet.metrics import MetricAccumulator
-from vesselnet.models import build_model
+from vesselnet.models import TileGeometry, build_model
 from vesselnet.preprocessing import fov_diameter
 from vesselnet.preprocessing.resample import resample_map
 from vesselnet.training.card import make_card
@@ -219,7 +221,7 @@ def test_scaled_inputs_follow_the_learned_scale():
     assert scaled_inputs(records, CLASSIC_CONFIG, diameter * 2)[0].shape == (192, 192, 1)
 
 
-# ------------------------------------------------------------------------------ the card
+# -------------------------------------------------------------- the card and the ensemble
 
 
 def test_the_card_records_the_training_scale():
@@ -228,6 +230,52 @@ def test_the_card_records_the_training_scale():
     card = make_card(model, config, CLASSIC_CONFIG, {"steps": 1, "fov_diameter": 135.5})
     assert card.training.fov_diameter == 135.5 and card.learned_fov_diameter == 135.5
     assert ModelCard.from_dict(card.to_dict()).training.fov_diameter == 135.5
+
+
+def _member(path, model, diameter, dataset="synthetic"):
+    card = ModelCard(
+        Architecture(model.name, filters=4, depth=2, padding="same", n_classes=2, channels=1,
+                     output_activation="log_softmax", parameters=model.count_params()),
+        CLASSIC_CONFIG, tile_geometry=TileGeometry(48, 48, 4),
+        training=TrainingRecord(dataset=dataset, train_images=("a",), validation_images=("b",),
+                                fov_diameter=diameter))
+    return save_bundle(path, model, card)
+
+
+def _models():
+    return (build_model("unet", filters=4, depth=2, padding="same"),
+            build_model("resunet", filters=4, depth=2, padding="same"))
+
+
+@pytest.mark.parametrize("first, second, message", [
+    (540.0, 921.0, r"a learned FOV diameter 540\.0 px and .*b 921\.0 px, more than 5% apart"),
+    (921.0, 540.0, r"b learned FOV diameter 540\.0 px and .*a 921\.0 px, more than 5% apart"),
+    (540.0, 568.0, r"more than 5% apart"),
+    (None, 540.0, r"a: no learned scale \(FOV diameter\) on the card, but .*b learned 540\.0"),
+])
+def test_ensemble_refuses_members_of_different_scales_naming_them(tmp_path, first, second,
+                                                                  message):
+    one, two = _models()
+    paths = [_member(tmp_path / "a", one, first), _member(tmp_path / "b", two, second)]
+    with pytest.raises(ValueError, match=message):
+        make_ensemble(tmp_path / "out", paths)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("first, second, dataset, expected", [
+    (540.0, 560.0, "synthetic", 550.0),  # within 5 %: their mean
+    (921.0, 921.0, "synthetic", 921.0),
+    (None, None, "synthetic", None),  # unknown, as before
+    (None, None, "DRIVE", DRIVE_FOV_DIAMETER),  # older DRIVE cards: DRIVE's scale
+])
+def test_ensemble_card_carries_the_members_shared_scale(tmp_path, first, second, dataset,
+                                                        expected):
+    one, two = _models()
+    paths = [_member(tmp_path / "a", one, first, dataset),
+             _member(tmp_path / "b", two, second, dataset)]
+    card = make_ensemble(tmp_path / "out", paths).card
+    assert card.learned_fov_diameter == expected
+    assert [m.training.fov_diameter for m in card.model.members] == [first, second]
 
 
 # ------------------------------------------------------------------- real data (DRIVE)
