@@ -79,6 +79,73 @@ def test_resampled_transforms_keep_image_label_weight_aligned(config):
     assert changed >= 4  # beyond flips / 90-degree turns (a rotation < ~1 degree may not show)
 
 
+def ramp_region(size):
+    """[size, size, 3]: image = row index, label = row index, weight = column index."""
+    rows, cols = np.mgrid[:size, :size].astype(np.float32)
+    return tf.constant(np.stack([rows, rows, cols], axis=-1))
+
+
+@pytest.mark.parametrize("jitter", [0.1, 0.15, 0.5])
+def test_scale_jitter_zooms_within_its_range_and_keeps_the_channels_aligned(jitter):
+    # only the zoom: on a ramp the image's slope is 1 / zoom exactly (bilinear is exact there)
+    config = dataclasses.replace(AugmentConfig.disabled(), scale_jitter=jitter)
+    output_size = 32
+    region_size = config.region_size(output_size)
+    region = ramp_region(region_size)
+    zooms = []
+    for seed in range(24):
+        tile = augment_tile(region, [seed, 4], config, output_size, 1).numpy()
+        image, label, weight = tile[..., 0], tile[..., 1], tile[..., 2]
+        slopes = np.diff(image, axis=0)
+        np.testing.assert_allclose(slopes, slopes[0, 0], rtol=1e-4)  # one zoom per patch
+        zoom = 1.0 / slopes[0, 0]
+        assert 1 - jitter - 1e-4 <= zoom <= 1 + jitter + 1e-4
+        zooms.append(zoom)
+        assert np.abs(label - image).max() <= 0.5 + 1e-4  # nearest next to bilinear
+        np.testing.assert_array_equal(weight, label.T)  # the same zoom along both axes
+        np.testing.assert_array_equal(label, np.round(label))  # nearest: region values
+        centre = (output_size - 1) / 2  # the zoom is about the centre of the region
+        assert np.mean(image) == pytest.approx((region_size - 1) / 2, abs=1e-3)
+        assert image[0, 0] == pytest.approx((region_size - 1) / 2 - centre / zoom, abs=1e-3)
+    assert min(zooms) < 1 - jitter / 2 and max(zooms) > 1 + jitter / 2  # both directions
+
+
+@pytest.mark.parametrize("config, output_size, expected", [
+    (AugmentConfig.disabled(), 48, 48),
+    (dataclasses.replace(AugmentConfig.disabled(), scale_jitter=0.2), 48, 62),  # 23.5/0.8=29.4
+    (dataclasses.replace(AugmentConfig.disabled(), scale_jitter=0.5), 32, 64),  # 15.5/0.5=31
+    (AugmentConfig(elastic=False, rotation=False, scale_jitter=0.15), 48, 58),  # 23.5/0.85=27.6
+])
+def test_region_grows_for_zoom_out(config, output_size, expected):
+    assert config.region_size(output_size) == expected
+
+
+def test_scale_jitter_with_every_transform_keeps_image_label_weight_aligned():
+    config = AugmentConfig(scale_jitter=0.3, **GEOMETRY_ONLY)
+    output_size = 48
+    region, _ = vessel_region(config.region_size(output_size), seed=5)
+    for seed in range(6):
+        tile = augment_tile(region, [seed, 6], config, output_size, 1).numpy()
+        label, image = tile[..., 1], tile[..., 0]
+        assert set(np.unique(label)) <= {0.0, 1.0}
+        np.testing.assert_array_equal(tile[..., 2], 1 + 2 * label)
+        assert np.mean(np.abs(image - label) > 0.5) < 0.04
+        assert np.mean(np.abs(image - label)) < 0.1
+
+
+def test_scale_jitter_leaves_the_other_random_transforms_as_they_were():
+    # the zoom's seed is folded out of the patch seed, so flips, turns, rotation and elastic
+    # field draw what they drew without it: a zoom of 1 +- 1e-6 changes nothing visible
+    config = AugmentConfig(**GEOMETRY_ONLY)
+    nearly = dataclasses.replace(config, scale_jitter=1e-6)
+    region, _ = vessel_region(nearly.region_size(40) + 2, seed=1)
+    for seed in range(4):
+        plain = augment_tile(region, [seed, 9], config, 40, 1).numpy()
+        zoomed = augment_tile(region, [seed, 9], nearly, 40, 1).numpy()
+        np.testing.assert_allclose(zoomed[..., 0], plain[..., 0], atol=1e-3)
+        assert np.mean(zoomed[..., 1] != plain[..., 1]) < 0.002
+
+
 def test_deterministic_under_seed():
     config = AugmentConfig()
     region, _ = vessel_region(config.region_size(40), seed=1)
@@ -146,7 +213,7 @@ def test_config_round_trip_and_errors():
     "field, value",
     [("max_rotation_degrees", 60.0), ("max_rotation_degrees", -1.0), ("elastic_alpha", -0.5),
      ("elastic_sigma", 0.0), ("max_brightness_delta", 1.5), ("max_contrast_change", 1.0),
-     ("max_gamma_change", -0.1)],
+     ("max_gamma_change", -0.1), ("scale_jitter", -0.1), ("scale_jitter", 0.55)],
 )
 def test_bad_strengths_raise(field, value):
     with pytest.raises(ValueError, match=f"{field} must be in .*got {value}"):

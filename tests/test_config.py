@@ -165,6 +165,10 @@ def test_toml_writer_escapes_strings_and_writes_special_floats():
     (["data.validation_images=[37, 38]"], "data.validation_images must be names (strings)"),
     (["data.synthetic_size=[64]"], "data.synthetic_size must be [height, width] >= 32"),
     (["augment.enabled=\"no\""], "augment.enabled must be true or false, got 'no'"),
+    (["data.fov_diameter=8"], "data.fov_diameter must be >= 16.0, got 8.0"),
+    (["data.fov_diameter=\"large\""], "data.fov_diameter must be of type float, got 'large'"),
+    (["augment.scale_jitter=0.6"], "scale_jitter must be in [0, 0.5], got 0.6"),
+    (["augment.scale_jitter=-0.1"], "scale_jitter must be in [0, 0.5], got -0.1"),
     (["training.steps"], "override must look like section.key=value"),
     (["steps=3"], "override must look like section.key=value"),
 ])
@@ -262,6 +266,8 @@ def test_moved_names_are_still_exported_by_their_old_packages():
     ModelConfig(arch="r2unet", options={"steps": 3, "batch_norm": True}),
     PatchConfig(input_size=140, output_size=52, use_weight_map=True),
     AugmentConfig(elastic=False, max_rotation_degrees=10.0),
+    AugmentConfig(scale_jitter=0.15),
+    DataConfig(fov_diameter=921.0),
     LossConfig(name="wce_dice", options={"dice_weight": 2.0}),
     OptimizerConfig(name="sgd", schedule="step", step_every=5),
     TrainingConfig(epochs=2, precision="mixed_bfloat16"),
@@ -292,6 +298,27 @@ def test_run_config_leaves_the_derived_patch_fields_out_of_its_plain_form():
     assert "output_size" not in plain["patches"] and plain["patches"]["input_size"] == 124
     assert from_plain(RunConfig, plain) == config
     assert to_plain(RunConfig(augment=None))["augment"] == {"enabled": False}
+
+
+@pytest.mark.parametrize("setting, toml_line, value", [
+    ([], 'fov_diameter = "auto"', None),  # the data set's own scale
+    (['data.fov_diameter="auto"'], 'fov_diameter = "auto"', None),
+    (["data.fov_diameter=540"], "fov_diameter = 540.0", 540.0),
+    (["data.fov_diameter=270.5"], "fov_diameter = 270.5", 270.5),
+])
+def test_fov_diameter_is_auto_by_default_and_round_trips(setting, toml_line, value):
+    config = load_config("synthetic", setting)
+    assert config.data.fov_diameter == value
+    text = to_toml(config)
+    assert toml_line in text.splitlines() and load_config_text(text) == config
+
+
+@pytest.mark.parametrize("name", ["synthetic", "drive", "drive_valid", "drive_baseline",
+                                  "chase_db1"])
+def test_presets_train_at_their_data_sets_own_scale_without_scale_jitter(name):
+    config = load_config(name, ['data.data_dir="/data/x"'])
+    assert config.data.fov_diameter is None
+    assert config.augment is None or config.augment.scale_jitter == 0.0
 
 
 def test_training_epochs_alone_mean_no_steps():

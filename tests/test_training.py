@@ -325,6 +325,25 @@ def test_init_from_a_bundle_starts_from_its_weights(reference_run, tmp_path):
         build_components(wider, tmp_path / "wider", tf.distribute.get_strategy(), WorkerRole())
 
 
+def test_fit_at_half_the_images_scale_trains_on_halved_images_and_records_it(
+        reference_run, tmp_path, capsys):
+    run_dir, _ = reference_run
+    native = load_bundle(run_dir / "final")[1].training.fov_diameter  # the data set's median
+    assert native == pytest.approx(0.94 * 96, rel=0.03)  # synthetic FOV radius 0.465-0.48
+    target = round(native / 2, 1)
+    capsys.readouterr()
+    result = fit(tiny_config(f"data.fov_diameter={target}", "training.validate_every=3"),
+                 tmp_path / "run")
+    assert result.steps == 6 and math.isfinite(result.final_loss)
+    assert math.isfinite(result.best_f1) and result.best_step in (3, 6)
+    assert (f"training scale: FOV diameter {target:.1f} px (data.fov_diameter); 4 of 4 "
+            "photographs resampled") in capsys.readouterr().out
+    for name in ("best", "final"):
+        card = load_bundle(tmp_path / "run" / name)[1]
+        assert card.training.fov_diameter == target and card.learned_fov_diameter == target
+    assert load_config(tmp_path / "run" / "config.toml").data.fov_diameter == target
+
+
 def test_resume_and_new_run_refuse_the_wrong_directory_state(reference_run, tmp_path):
     run_dir, _ = reference_run
     with pytest.raises(ValueError, match="already holds a run"):

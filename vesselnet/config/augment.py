@@ -15,6 +15,7 @@ from typing import Any
 from vesselnet.config.plain import from_plain, to_plain
 
 TRUNCATE_SIGMAS = 3.0  # elastic displacements are clipped to +-3 alpha; Gaussian radius 3 sigma
+MAX_SCALE_JITTER = 0.5  # zoom factors 0.5 .. 1.5 at most (the region to cut doubles at 0.5)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,10 +39,15 @@ class AugmentConfig:
         max_contrast_change: in ``[0, 1)``. Defaults to 0.2.
         gamma: raise to a power in ``1 +- max_gamma_change``. Defaults to True.
         max_gamma_change: in ``[0, 1)``. Defaults to 0.2.
+        scale_jitter: random zoom: each patch is magnified by a factor drawn uniformly from
+            ``[1 - scale_jitter, 1 + scale_jitter]`` (below 1 the patch shows more of the
+            photograph, smaller), in ``[0, 0.5]``; 0 is off. Defaults to 0.
 
     Example:
         >>> config = AugmentConfig(elastic=False, max_rotation_degrees=10.0)
         >>> AugmentConfig.from_dict(config.to_dict()) == config
+        True
+        >>> AugmentConfig(scale_jitter=0.15).resamples  # zoom in or out by up to 15 %
         True
     """
 
@@ -58,6 +64,7 @@ class AugmentConfig:
     max_contrast_change: float = 0.2
     gamma: bool = True
     max_gamma_change: float = 0.2
+    scale_jitter: float = 0.0
 
     def __post_init__(self):
         checks = (
@@ -67,6 +74,8 @@ class AugmentConfig:
             ("max_brightness_delta", 0.0 <= self.max_brightness_delta <= 1.0, "[0, 1]"),
             ("max_contrast_change", 0.0 <= self.max_contrast_change < 1.0, "[0, 1)"),
             ("max_gamma_change", 0.0 <= self.max_gamma_change < 1.0, "[0, 1)"),
+            ("scale_jitter", 0.0 <= self.scale_jitter <= MAX_SCALE_JITTER,
+             f"[0, {MAX_SCALE_JITTER}]"),
         )
         for name, valid, allowed in checks:
             if not valid:
@@ -80,9 +89,9 @@ class AugmentConfig:
 
     @property
     def resamples(self) -> bool:
-        """True when a rotation or elastic deformation needs interpolation."""
+        """True when a rotation, a zoom or an elastic deformation needs interpolation."""
         rotates = self.rotation and self.max_rotation_degrees > 0
-        return rotates or (self.elastic and self.elastic_alpha > 0)
+        return rotates or self.scale_jitter > 0 or (self.elastic and self.elastic_alpha > 0)
 
     @property
     def moves_pixels(self) -> bool:
@@ -109,6 +118,8 @@ class AugmentConfig:
             return output_size
         angle = math.radians(self.max_rotation_degrees if self.rotation else 0.0)
         half = (output_size - 1) / 2 * (math.cos(angle) + math.sin(angle))
+        if self.scale_jitter > 0:  # zooming out by 1 - j reads 1 / (1 - j) times as far
+            half /= 1.0 - self.scale_jitter
         if self.elastic:
             half += TRUNCATE_SIGMAS * self.elastic_alpha * math.sqrt(2.0)
         size = 2 * math.ceil(half) + 2

@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 from vesselnet.config.preprocess import CLASSIC_CONFIG, PreprocessConfig
-from vesselnet.core.checks import check_min
+from vesselnet.core.checks import check_min, check_number
+
+MIN_FOV_DIAMETER = 16.0
+"""Smallest ``data.fov_diameter`` accepted (pixels); a retina smaller than this shows no vessels."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,10 +29,17 @@ class DataConfig:
             per-image statistics. Defaults to False.
         preprocessing: :class:`~vesselnet.config.PreprocessConfig` (TOML:
             ``grayscale = "rgb"`` means None). Defaults to ``CLASSIC_CONFIG``.
+        fov_diameter: the scale the network is trained at: the FOV diameter in pixels that
+            every training and validation photograph is resampled to (by ``fov_diameter /
+            its own FOV diameter``; factors within ``1 +- SCALE_TOLERANCE`` are left at 1).
+            None (TOML: ``"auto"``) is the data set's own scale, the median FOV diameter of
+            the training photographs. Defaults to None.
 
     Example:
         >>> DataConfig(dataset="DRIVE", data_dir="DRIVE", validation_count=4).split
         'training'
+        >>> DataConfig(fov_diameter=540).fov_diameter  # train at DRIVE's scale
+        540.0
     """
 
     dataset: str = "synthetic"
@@ -42,6 +52,7 @@ class DataConfig:
     synthetic_seed: int = 0
     dataset_statistics: bool = False
     preprocessing: PreprocessConfig = CLASSIC_CONFIG
+    fov_diameter: float | None = dataclasses.field(default=None, metadata={"none": "auto"})
 
     def __post_init__(self):
         if self.validation_images and self.validation_count:
@@ -53,6 +64,9 @@ class DataConfig:
             raise ValueError(f"data.validation_images must be names (strings), got "
                              f"{list(self.validation_images)}")
         check_min("data.validation_count", self.validation_count, 0)
+        if self.fov_diameter is not None:
+            diameter = check_number("data.fov_diameter", self.fov_diameter, MIN_FOV_DIAMETER)
+            object.__setattr__(self, "fov_diameter", diameter)
         check_min("data.synthetic_images", self.synthetic_images, 1)
         if len(self.synthetic_size) != 2 or not all(
                 isinstance(side, int) and side >= 32 for side in self.synthetic_size):

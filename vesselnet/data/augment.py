@@ -2,8 +2,10 @@
 
 Image, vessel label and weight (which is 0 outside the FOV) travel as channels of ONE tile,
 and one sampling grid moves them all: a random element of the square's symmetry group (flips,
-90-degree rotations), a small rotation and an elastic deformation are composed into a single
-map from output pixels to source coordinates, applied in one resampling pass. The
+90-degree rotations), a small rotation, a random zoom (``scale_jitter``: magnified by a factor
+in ``1 +- scale_jitter``, as if the photograph had been resampled by it) and an elastic
+deformation are composed into a single map from output pixels to source coordinates, applied
+in one resampling pass. The
 deformation follows Simard, Steinkraus and Platt, "Best practices for convolutional neural
 networks applied to visual document analysis" (ICDAR 2003): white noise smoothed by a
 Gaussian of width ``elastic_sigma``, here rescaled so each displacement component has
@@ -27,6 +29,9 @@ import math
 import tensorflow as tf
 
 from vesselnet.config.augment import TRUNCATE_SIGMAS, AugmentConfig
+
+_ZOOM_STREAM = 3  # the zoom's seed is folded out of the patch seed, so that the other
+# transforms draw exactly what they drew before scale_jitter existed
 
 
 def _dihedral_matrix(seed, config: AugmentConfig) -> tf.Tensor:
@@ -72,6 +77,15 @@ def _smoothed_field(seed, size: int, config: AugmentConfig) -> tf.Tensor:
     return tf.transpose(field, [1, 2, 0])
 
 
+def zoom_factor(seed, jitter: float) -> tf.Tensor:
+    """The zoom of one patch: uniform in ``[1 - jitter, 1 + jitter]``, float32 scalar.
+
+    Example:
+        >>> float(zoom_factor([3, 4], 0.15))  # some value in [0.85, 1.15]
+    """
+    return tf.random.stateless_uniform([], seed, 1.0 - jitter, 1.0 + jitter)
+
+
 def sample_coordinates(seed, output_size: int, region_size: int, config: AugmentConfig):
     """Source (row, col) coordinates in the region for every output pixel, ``[S, S, 2]``."""
     dihedral_seed, angle_seed, field_seed = tf.unstack(
@@ -83,6 +97,9 @@ def sample_coordinates(seed, output_size: int, region_size: int, config: Augment
         angle = tf.random.stateless_uniform([], angle_seed, minval=-limit, maxval=limit)
         rotation = tf.stack([[tf.cos(angle), -tf.sin(angle)], [tf.sin(angle), tf.cos(angle)]])
         matrix = rotation @ matrix
+    if config.scale_jitter > 0:  # a zoom by z reads source pixels 1 / z apart
+        zoom_seed = tf.random.experimental.stateless_fold_in(seed, _ZOOM_STREAM)
+        matrix = matrix / zoom_factor(zoom_seed, config.scale_jitter)
     steps = tf.range(output_size, dtype=tf.float32) - (output_size - 1) / 2
     rows, cols = tf.meshgrid(steps, steps, indexing="ij")
     relative = tf.stack([rows, cols], axis=-1)

@@ -1,7 +1,8 @@
 """Ensemble bundles: trained bundles averaged into one, validated on their held-out images.
 
 ``make_ensemble`` loads member bundles, checks that they can be averaged honestly (the same
-preprocessing; no member trained on the images the ensemble is validated on), builds
+preprocessing and learned scale; no member trained on the images the ensemble is validated
+on), builds
 :func:`vesselnet.models.ensemble_model`, scores it and each member on the shared held-out
 images when the data set is at hand, and writes a bundle whose card keeps every member's
 card. The result is used like any bundle: ``predict``, ``evaluate`` and ``export`` read it.
@@ -19,13 +20,14 @@ from pathlib import Path
 
 from vesselnet.bundle import CARD_FILE, MODEL_FILE, is_bundle, resolve_bundle, save_bundle
 from vesselnet.card import Architecture, Member, ModelCard, TrainingRecord
+from vesselnet.core.scale import SCALE_TOLERANCE, same_scale
 from vesselnet.data import read_dataset
 from vesselnet.data.records import select_records
 from vesselnet.inference import tile_geometry
 from vesselnet.layers import ENSEMBLE_RULES
 from vesselnet.loading import load_model
 from vesselnet.models import ensemble_model
-from vesselnet.training.sources import preprocess_records
+from vesselnet.training.sources import scaled_inputs
 from vesselnet.training.validation import Validator
 
 
@@ -68,8 +70,9 @@ def make_ensemble(out: str | Path, members, rule: str = "probability",
 
     Raises:
         ValueError: fewer than two members, a path that is no bundle, members with different
-            preprocessing, data sets or held-out images, a member trained on a held-out image
-            of another, or a data folder in the wrong layout (named in the message).
+            preprocessing, data sets, held-out images or learned scales (FOV diameters more
+            than ``SCALE_TOLERANCE`` apart), a member trained on a held-out image of another,
+            or a data folder in the wrong layout (named in the message).
     """
     start = time.perf_counter()
     if rule not in ENSEMBLE_RULES:
@@ -87,7 +90,8 @@ def make_ensemble(out: str | Path, members, rule: str = "probability",
     loaded = [load_model(path) for path in paths]
     cards = [member.card for member in loaded]
     _check_same_preprocessing(paths, cards)
-    training = _shared_training(paths, cards)
+    training = dataclasses.replace(_shared_training(paths, cards),
+                                   fov_diameter=_shared_scale(paths, cards))
     model = ensemble_model([member.model for member in loaded], rule)
     validation, member_validation = None, []
     if data_dir is not None:
@@ -95,7 +99,8 @@ def make_ensemble(out: str | Path, members, rule: str = "probability",
             raise ValueError("the members' cards name no held-out images to score on")
         records = select_records(read_dataset(training.dataset, data_dir, training.split),
                                  training.validation_images, "held-out images")
-        validator = Validator(records, preprocess_records(records, cards[0].preprocessing))
+        validator = Validator(records, scaled_inputs(records, cards[0].preprocessing,
+                                                     training.fov_diameter))
         validation = validator(model).scores
         member_validation = [validator(member.model).scores for member in loaded]
     card = _card(model, rule, members, cards, training, validation, member_validation, notes)
@@ -110,6 +115,30 @@ def _check_same_preprocessing(paths, cards) -> None:
         if card.preprocessing != first:
             raise ValueError(f"{path}: its preprocessing differs from that of {paths[0]}; "
                              "ensemble members must read the same preprocessed image")
+
+
+def _shared_scale(paths, cards) -> float | None:
+    """The members' shared learned scale (FOV diameter, their mean), None when all unknown.
+
+    Raises:
+        ValueError: some members' scales are unknown and others' known, or two members'
+            scales differ by more than ``SCALE_TOLERANCE`` (the message names them).
+    """
+    scales = [card.learned_fov_diameter for card in cards]
+    known = [(scale, path) for scale, path in zip(scales, paths) if scale is not None]
+    if not known:
+        return None
+    if len(known) < len(scales):
+        unknown = [str(path) for scale, path in zip(scales, paths) if scale is None]
+        raise ValueError(f"{', '.join(unknown)}: no learned scale (FOV diameter) on the card, "
+                         f"but {known[0][1]} learned {known[0][0]:.1f} px; ensemble members "
+                         "must work at one scale")
+    if not same_scale([scale for scale, _ in known]):
+        (low, low_path), (high, high_path) = min(known), max(known)
+        raise ValueError(f"{low_path} learned FOV diameter {low:.1f} px and {high_path} "
+                         f"{high:.1f} px, more than {SCALE_TOLERANCE:.0%} apart; ensemble "
+                         "members must work at one scale")
+    return sum(scales) / len(scales)
 
 
 def _shared_training(paths, cards) -> TrainingRecord:
@@ -152,7 +181,8 @@ def _card(model, rule, sources, cards, training, validation, member_validation,
                 steps=member_training.steps, total_steps=member_training.total_steps,
                 wall_seconds=member_training.wall_seconds,
                 best_validation=member_training.best_validation,
-                validation_curve=member_training.validation_curve),
+                validation_curve=member_training.validation_curve,
+                fov_diameter=member_training.fov_diameter),
             config=member_training.config,
             validation=member_validation[index] if member_validation else None))
     wanted = max((card.tile_geometry.input_size for card in cards if card.tile_geometry),

@@ -66,3 +66,25 @@ def resample_map(probability, size):
     probability = tf.convert_to_tensor(probability, tf.float32)
     resized = tf.image.resize(probability[..., None], size, method=BACK_METHOD)[..., 0]
     return tf.clip_by_value(resized, 0.0, 1.0)
+
+
+def resample_share(mask, factor):
+    """A mask ``[H, W]`` resampled by ``factor`` as the share of mask in each new pixel.
+
+    The photograph's rule (area averaging when shrinking, bicubic when enlarging), so the
+    share follows the resampled photograph's edges; thresholding it at 0.5 gives the mask at
+    the new scale (``resample_photograph`` does so for the FOV).
+
+    Args:
+        mask: bool (or 0/1) ``[H, W]``; H, W may be unknown.
+        factor: the scale factor (> 0): a Python number or a scalar tensor.
+
+    Returns:
+        float32 ``[h, w]`` of ``scaled_size(H, W, factor)``, clipped to [0, 1].
+
+    Example:
+        >>> vessels = resample_share(record.vessels, 0.5) >= 0.5
+    """
+    mask = tf.cast(tf.convert_to_tensor(mask), tf.float32)
+    size = scaled_size(tf.shape(mask)[0], tf.shape(mask)[1], factor)
+    return tf.clip_by_value(_resize(mask[..., None], size, factor)[..., 0], 0.0, 1.0)

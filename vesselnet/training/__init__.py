@@ -5,6 +5,8 @@ One custom loop serves every strategy (default, ``MirroredStrategy``,
 step under ``strategy.run``, pixel-weighted global loss scaling, optional float16 loss
 scaling; atomic checkpoints every N steps with the data-order position; whole-image
 validation with the best and final models kept as bundles (see :mod:`vesselnet.bundle`).
+Every photograph is first brought to the run's scale, ``data.fov_diameter``
+(:mod:`vesselnet.training.scale`); validation scores on the original grid.
 ``resume_config(run_dir)`` reads back the configuration a run directory was started with.
 """
 

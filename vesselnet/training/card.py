@@ -20,8 +20,14 @@ def make_card(model: keras.Model, config: RunConfig, preprocessing: PreprocessCo
         preprocessing: the preprocessing actually applied (data-set statistics filled in).
         summary: training summary, the :class:`~vesselnet.card.TrainingRecord` fields
             ``steps``, ``total_steps``, ``wall_seconds``, ``final_loss``, ``dataset``,
-            ``train_images``, ``validation_images``, ``validation_curve`` and
-            ``best_validation``.
+            ``train_images``, ``validation_images``, ``validation_curve``,
+            ``best_validation`` and ``fov_diameter`` (the training scale, the network's
+            learned scale).
+
+    Example:
+        >>> card = make_card(model, config, images.preprocessing,
+        ...                  {"steps": 100, "fov_diameter": images.fov_diameter})
+        >>> card.learned_fov_diameter
     """
     model_config = config.model
     summary = {**summary, "train_images": tuple(summary.get("train_images", ())),

@@ -101,6 +101,15 @@ class _Run:
         self.steps_per_epoch = self.parts.steps_per_epoch
         self.images = self.parts.images
         self.validator = Validator(self.images.validation, self.images.validation_inputs)
+        self._report_scale()
+
+    def _report_scale(self) -> None:
+        images, given = self.images, self.config.data.fov_diameter
+        origin = ("data.fov_diameter" if given is not None else
+                  f"the median of the {len(images.train)} training photographs")
+        self.progress_message(
+            f"training scale: FOV diameter {images.fov_diameter:.1f} px ({origin}); "
+            f"{len(images.resampled)} of {len(images.scales)} photographs resampled")
 
     def _start(self, resume: bool) -> TrainingState:
         latest = self.store.latest()
@@ -233,6 +242,7 @@ class _Run:
             "train_images": [record.name for record in self.images.train],
             "validation_images": [record.name for record in self.images.validation],
             "validation_curve": curve, "best_validation": best,
+            "fov_diameter": self.images.fov_diameter,
         }
         card = make_card(self.model, self.config, self.images.preprocessing, summary)
         save_bundle(self.run_dir / name, self.model, card)

@@ -1,14 +1,21 @@
-"""Validation on whole held-out images: overlap-tile prediction, F1 and AUC inside the FOV."""
+"""Validation on whole held-out images: overlap-tile prediction, F1 and AUC inside the FOV.
+
+The images are predicted at the training scale and scored on their original grid against
+their original annotation, as ``vesselnet evaluate`` scores a photograph, so that validation
+figures and evaluation figures agree.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
+import tensorflow as tf
 
 from vesselnet.data.records import ImageRecord
 from vesselnet.inference import predict_image
 from vesselnet.metrics import MetricAccumulator
+from vesselnet.preprocessing.resample import resample_map
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,14 +46,19 @@ class Validator:
     """Scores a model on whole validation images (pooled F1 and AUC inside the FOV).
 
     Each image is predicted whole with :func:`vesselnet.inference.predict_image` (overlap-tile
-    strategy, default tiling), then its FOV pixels are pooled with the other images'.
+    strategy, default tiling). An input on another grid than its record (an image resampled to
+    the training scale) has its map resampled back to the record's grid
+    (:func:`~vesselnet.preprocessing.resample.resample_map`, bilinear), so that the scores are
+    those of the original annotation. Then its FOV pixels are pooled with the other images'.
 
     Args:
-        records: validation records (vessel masks and FOVs).
-        inputs: their preprocessed images, float32 ``[H, W, C]``.
+        records: validation records (vessel masks and FOVs) on their original grid.
+        inputs: their preprocessed images, float32 ``[h, w, C]``, on the original grid or
+            resampled to the training scale
+            (:func:`~vesselnet.training.sources.scaled_inputs`).
 
     Example:
-        >>> result = Validator(records, inputs)(model)
+        >>> result = Validator(records, scaled_inputs(records, preprocessing, 540.0))(model)
         >>> result.f1, result.auc
     """
 
@@ -66,10 +78,15 @@ class Validator:
         preview = None
         for record, image in zip(self.records, self.inputs):
             probability = np.asarray(predict_image(model, image), np.float32)
+            if probability.shape != record.shape:  # predicted at the training scale
+                probability = np.asarray(resample_map(probability, record.shape), np.float32)
             accumulator.update(probability, record.vessels, record.fov)
             if preview is None:
+                shown = image[..., :1]
+                if shown.shape[:2] != record.shape:
+                    shown = tf.image.resize(shown, record.shape, method="bilinear").numpy()
                 preview = np.concatenate(
-                    [image[..., :1], probability[..., None],
+                    [shown, probability[..., None],
                      record.vessels[..., None].astype(np.float32)], axis=1)
         metrics = accumulator.result()
         return ValidationResult(float(metrics["f1"]), float(metrics["auc_roc"]), metrics,
