@@ -11,9 +11,10 @@ from click.testing import CliRunner
 from vesselnet.bundle import save_bundle
 from vesselnet.card import DRIVE_FOV_DIAMETER, Architecture, ModelCard, TrainingRecord
 from vesselnet.cli import main
+from vesselnet.core.scale import SCALE_TOLERANCE
 from vesselnet.data import synthetic_retina
 from vesselnet.inference import InferenceOptions
-from vesselnet.inference.scale import SCALE_TOLERANCE, choose_scale, parse_scale
+from vesselnet.inference.scale import choose_scale, parse_scale
 from vesselnet.loading import load_model
 from vesselnet.models import build_model
 from vesselnet.preprocessing import CLASSIC_CONFIG, fov_diameter

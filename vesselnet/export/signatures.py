@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from vesselnet.core.scale import SCALE_TOLERANCE
 from vesselnet.inference import (
     DEFAULT_BATCH_SIZE,
     TileGeometry,
@@ -19,7 +20,6 @@ from vesselnet.inference import (
     select_output,
     vessel_probability,
 )
-from vesselnet.inference.scale import SCALE_TOLERANCE
 from vesselnet.preprocessing import PreprocessConfig, fov_diameter_tf, preprocess
 from vesselnet.preprocessing.fov import derive_fov_tf
 from vesselnet.preprocessing.resample import resample_map, resample_photograph
@@ -109,7 +109,7 @@ def photograph_fn(model: keras.Model, config: PreprocessConfig, geometry: TileGe
         activation: the output activation. Defaults to None (read from the model).
         learned_fov_diameter: the network's learned scale (FOV diameter in pixels). Defaults
             to None: the photograph is predicted at its own resolution.
-        scale_tolerance: see :data:`~vesselnet.inference.scale.SCALE_TOLERANCE`.
+        scale_tolerance: see :data:`~vesselnet.core.scale.SCALE_TOLERANCE`.
 
     Returns:
         A function returning ``probability``: float32 ``[1, H, W]``, the vessel probability

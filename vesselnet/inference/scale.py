@@ -19,13 +19,10 @@ import math
 import numpy as np
 
 from vesselnet.core.checks import check_number
+from vesselnet.core.scale import SCALE_TOLERANCE, scale_factor
 from vesselnet.preprocessing import fov_diameter
 
 SCALE_MODES = ("auto", "none")
-SCALE_TOLERANCE = 0.05
-"""``"auto"`` leaves a photograph as it is when the factor is within 1 +- this: resampling by a
-few percent blurs the photograph without bringing its vessels measurably closer to the
-learned widths (a DRIVE photograph's FOV is 535-545 px, the learned scale about 540)."""
 
 
 def parse_scale(value) -> str | float:
@@ -87,7 +84,7 @@ def choose_scale(scale, *, learned: float | None, fov: np.ndarray,
         fov_diameter_px: the FOV diameter given by the user, instead of measuring it.
             Defaults to None.
         tolerance: factors within ``1 +- tolerance`` are taken as 1. Defaults to
-            :data:`SCALE_TOLERANCE`.
+            :data:`~vesselnet.core.scale.SCALE_TOLERANCE`.
 
     Raises:
         ValueError: a bad ``scale``, or a diameter given without ``"auto"``.
@@ -113,8 +110,7 @@ def choose_scale(scale, *, learned: float | None, fov: np.ndarray,
     else:
         measured = fov_diameter(fov)
         diameter, method = measured.diameter, measured.method
-    factor = learned / diameter
-    if abs(factor - 1.0) <= tolerance:
-        return ScaleChoice("auto", 1.0, diameter, method, learned,
-                           note=f"factor {factor:.3f} is within 1 +- {tolerance}")
-    return ScaleChoice("auto", factor, diameter, method, learned)
+    factor = scale_factor(learned, diameter, tolerance)
+    note = None if factor != 1.0 else (f"factor {learned / diameter:.3f} is within "
+                                       f"1 +- {tolerance}")
+    return ScaleChoice("auto", factor, diameter, method, learned, note)
