@@ -104,7 +104,7 @@ class DataSetConfig:
                              "(validation_images)")
         if self.weight is not None:
             object.__setattr__(self, "weight",
-                               check_number("weight", self.weight, 0.0, strict=True))
+                               check_number("weight", self.weight, 0, strict=True))
         if self.terms is None:
             terms = KNOWN_TERMS.get(set_key(name), KNOWN_TERMS.get(set_key(self.dataset), ""))
             object.__setattr__(self, "terms", terms)
