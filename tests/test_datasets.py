@@ -14,7 +14,15 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from vesselnet.card import CARD_VERSION, Architecture, DataSetRecord, ModelCard, TrainingRecord, card_markdown
+from vesselnet.bundle import load_bundle
+from vesselnet.card import (
+    CARD_VERSION,
+    Architecture,
+    DataSetRecord,
+    ModelCard,
+    TrainingRecord,
+    card_markdown,
+)
 from vesselnet.cli import main
 from vesselnet.config import (
     KNOWN_TERMS,
@@ -25,7 +33,6 @@ from vesselnet.config import (
     load_config_text,
     to_toml,
 )
-from vesselnet.bundle import load_bundle
 from vesselnet.data.pipeline import make_training_dataset, patch_quotas
 from vesselnet.data.synthetic import synthetic_dataset
 from vesselnet.data.synthetic_layouts import write_synthetic_dataset
@@ -105,8 +112,8 @@ def test_known_sets_get_their_terms_by_default(given, terms):
      "weight must be > 0, got -1.5"),
     ('[[data.sets]]\nname = "C"\ndataset = "drive"\ndata_dir = "y"\nweight = 2',
      "give a weight to every set or to none"),
-    ('[[data.sets]]\nname = "C"\ndataset = "drive"\ndata_dir = "y"\nimages = ["21"]\n'
-     'validation_images = ["21"]', r"images \['21'\] are both trained on"),
+    (('[[data.sets]]\nname = "C"\ndataset = "drive"\ndata_dir = "y"\nimages = ["21"]\n'
+      'validation_images = ["21"]'), r"images \['21'\] are both trained on"),
     ('[[data.sets]]\nname = "C D"\ndataset = "drive"\ndata_dir = "y"', "name must be letters"),
 ])
 def test_bad_sets_raise_value_error_naming_the_key(extra, message):
@@ -225,7 +232,7 @@ def test_every_set_is_held_out_on_its_own_and_brought_to_the_first_sets_scale(tw
     assert {r.shape for r in images.train[:2]} == {(96, 96)}
     assert all(abs(side - 96) <= 2 for r in images.train[2:] for side in r.shape)  # by ~2/3
     assert images.validation[1].shape == (144, 144)  # scored on its own grid
-    assert images.validation_groups == {"A": range(0, 1), "B": range(1, 2)}
+    assert images.validation_groups == {"A": range(1), "B": range(1, 2)}
     assert images.image_weights is None
     weighted = load_run_images(two_set_config(two_folders, weights=(3, 1)).data)
     assert weighted.image_weights == (1.5, 1.5, 0.5, 0.5)
@@ -293,7 +300,7 @@ def test_the_card_records_every_set_with_its_terms_and_figures(two_set_run):
     assert first.best_validation["f1"] == pytest.approx(best["sets"]["A"]["f1"])
     assert second.best_validation["step"] == result.best_step
     text = card_markdown(card)
-    assert f"  - A (drive, split training): 2 training images, 1 held-out image" in text
+    assert "  - A (drive, split training): 2 training images, 1 held-out image" in text
     assert f"terms: {KNOWN_TERMS['drive']}" in text and "terms: not recorded" in text
     assert "| all sets pooled |" in text
 

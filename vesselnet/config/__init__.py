@@ -45,11 +45,11 @@ from vesselnet.config.training import LossConfig, OptimizerConfig, TrainingConfi
 __all__ = [
     "ARCHITECTURES",
     "CLASSIC_CONFIG",
+    "KNOWN_TERMS",
     "PRESET_DIR",
     "AugmentConfig",
     "DataConfig",
     "DataSetConfig",
-    "KNOWN_TERMS",
     "LossConfig",
     "ModelConfig",
     "ModelOptions",
