@@ -114,6 +114,41 @@ class Architecture:
 
 
 @dataclasses.dataclass(frozen=True)
+class DataSetRecord:
+    """One data set a network was trained on, as its card keeps it.
+
+    Args:
+        name: the set's name in the run (``"DRIVE"``, ``"LES_AV"``).
+        dataset: the reader its folder was read with (``"drive"``, ``"generic"``...).
+        split: the split read. Defaults to None.
+        train_images / validation_images: its images trained on and held out, as the run
+            named them (``"<name>:<image>"`` in a run on several sets). Default to ().
+        terms: its licence terms (empty when unknown). Defaults to "".
+        fov_diameter: the median FOV diameter of its training photographs on their own grid
+            (the set's own scale; the run resampled them to the card's learned scale).
+            Defaults to None.
+        weight: its configured share of the training patches (None: in proportion to its
+            images). Defaults to None.
+        best_validation: its held-out figures at the run's best step (chosen by the pooled
+            F1). Defaults to None.
+
+    Example:
+        >>> DataSetRecord("LES_AV", "generic", terms="scientific use only").terms
+        'scientific use only'
+    """
+
+    name: str
+    dataset: str
+    split: str | None = None
+    train_images: tuple[str, ...] = ()
+    validation_images: tuple[str, ...] = ()
+    terms: str = ""
+    fov_diameter: float | None = None
+    weight: float | None = None
+    best_validation: Scores | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainingRecord:
     """Training data and provenance.
 
@@ -130,6 +165,10 @@ class TrainingRecord:
         fov_diameter: the learned scale: the FOV diameter in pixels of the training
             photographs as the network saw them (after any resampling). Defaults to None
             (unknown; see :func:`learned_fov_diameter`).
+        sets: every data set trained on, with its terms and held-out figures (cards written
+            before vesselnet recorded them have none). A run on several sets names itself
+            ``dataset = "DRIVE+CHASE_DB1+LES_AV"`` (its sets' names joined by ``+``), its
+            ``split`` likewise, and its images ``"<set>:<image>"``. Defaults to ().
     """
 
     dataset: str | None = None
@@ -144,6 +183,7 @@ class TrainingRecord:
     validation_curve: tuple[Scores, ...] = ()
     config: dict[str, Any] | None = None
     fov_diameter: float | None = None
+    sets: tuple[DataSetRecord, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -341,6 +381,8 @@ def card_markdown(card: ModelCard) -> str:
                      f"{_count(len(training.train_images), 'training image')}; "
                      f"validation on {_count(len(held_out), 'held-out image')} "
                      f"({', '.join(held_out)})")
+        for item in training.sets:
+            lines.append(_set_line(item))
         if not members:
             lines.append(f"- {_trained(training, with_best=False)}")
     best = training.best_validation if training else None
@@ -353,6 +395,15 @@ def card_markdown(card: ModelCard) -> str:
                 for index, member in enumerate(members, 1)] + [("ensemble", best)]
         lines += [f"| {name} | " + " | ".join(_figure(scores.get(key)) for key in _METRIC_ORDER)
                   + " |" for name, scores in rows if scores]
+    elif best and training.sets and len(training.sets) > 1:
+        lines += ["", f"## Best validation (step {best.get('step')}, chosen by the pooled F1; "
+                  "inside the FOV, threshold 0.5)", "", "| data set | " + header[2:],
+                  "|---" + rule]
+        rows = [(item.name, item.best_validation) for item in training.sets]
+        rows.append(("all sets pooled", best))
+        lines += [f"| {name} | " + " | ".join(_figure((scores or {}).get(key))
+                                              for key in _METRIC_ORDER) + " |"
+                  for name, scores in rows]
     elif best:
         lines += ["", f"## Best validation (step {best.get('step')}, inside the FOV, "
                   "threshold 0.5)", "", header, rule,
@@ -387,6 +438,15 @@ def _trained(training: TrainingRecord, with_best: bool = True) -> str:
         text += (f" (best held-out F1 {_figure(best.get('f1'))}, AUC {_figure(best.get('auc'))}"
                  f" at step {best.get('step')})")
     return text
+
+
+def _set_line(item: DataSetRecord) -> str:
+    scale = f", its own FOV diameter {item.fov_diameter:.1f} px" \
+        if item.fov_diameter is not None else ""
+    return (f"  - {item.name} ({item.dataset}, split {item.split}): "
+            f"{_count(len(item.train_images), 'training image')}, "
+            f"{_count(len(item.validation_images), 'held-out image')}{scale}; terms: "
+            f"{item.terms or 'not recorded'}")
 
 
 def _count(number: int, noun: str) -> str:

@@ -3,7 +3,8 @@
 Every configuration dataclass of the package lives here, and this package imports nothing of
 vesselnet but :mod:`vesselnet.core`, so every other package can depend on it:
 
-- ``data``: :class:`DataConfig`; ``preprocess`` / ``steps``: :class:`PreprocessConfig`,
+- ``data``: :class:`DataConfig`; ``datasets``: :class:`DataSetConfig` (one of several data
+  sets of a run, ``[[data.sets]]``) and the known sets' licence terms; ``preprocess`` / ``steps``: :class:`PreprocessConfig`,
   :class:`Step` and the grayscale presets; ``patches``: :class:`PatchConfig`; ``augment``:
   :class:`AugmentConfig`; ``model``: :class:`ModelConfig`, :class:`ModelOptions`,
   :data:`ARCHITECTURES` and their size arithmetic; ``training``: :class:`LossConfig`,
@@ -25,6 +26,7 @@ Example:
 
 from vesselnet.config.augment import AugmentConfig
 from vesselnet.config.data import DataConfig
+from vesselnet.config.datasets import KNOWN_TERMS, DataSetConfig
 from vesselnet.config.model import ARCHITECTURES, ModelConfig, ModelOptions
 from vesselnet.config.patches import PatchConfig
 from vesselnet.config.preprocess import CLASSIC_CONFIG, PreprocessConfig
@@ -43,9 +45,11 @@ from vesselnet.config.training import LossConfig, OptimizerConfig, TrainingConfi
 __all__ = [
     "ARCHITECTURES",
     "CLASSIC_CONFIG",
+    "KNOWN_TERMS",
     "PRESET_DIR",
     "AugmentConfig",
     "DataConfig",
+    "DataSetConfig",
     "LossConfig",
     "ModelConfig",
     "ModelOptions",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from vesselnet.config.datasets import DataSetConfig
 from vesselnet.config.preprocess import CLASSIC_CONFIG, PreprocessConfig
 from vesselnet.core.checks import check_min, check_number
 
@@ -33,13 +34,21 @@ class DataConfig:
             every training and validation photograph is resampled to (by ``fov_diameter /
             its own FOV diameter``; factors within ``1 +- SCALE_TOLERANCE`` are left at 1).
             None (TOML: ``"auto"``) is the data set's own scale, the median FOV diameter of
-            the training photographs. Defaults to None.
+            the training photographs; with several ``sets``, the first set's. Defaults to None.
+        sets: several data sets to train on together (TOML ``[[data.sets]]`` tables, see
+            :class:`~vesselnet.config.DataSetConfig`), instead of the single-set keys
+            ``dataset``, ``data_dir``, ``split``, ``validation_images`` and
+            ``validation_count``, which must then keep their defaults. Defaults to () (one
+            set, given by those keys).
 
     Example:
         >>> DataConfig(dataset="DRIVE", data_dir="DRIVE", validation_count=4).split
         'training'
         >>> DataConfig(fov_diameter=540).fov_diameter  # train at DRIVE's scale
         540.0
+        >>> [s.name for s in DataConfig(sets=(DataSetConfig("drive", data_dir="DRIVE"),
+        ...                                   DataSetConfig("synthetic"))).data_sets]
+        ['drive', 'synthetic']
     """
 
     dataset: str = "synthetic"
@@ -53,8 +62,13 @@ class DataConfig:
     dataset_statistics: bool = False
     preprocessing: PreprocessConfig = CLASSIC_CONFIG
     fov_diameter: float | None = dataclasses.field(default=None, metadata={"none": "auto"})
+    sets: tuple[DataSetConfig, ...] = ()
 
     def __post_init__(self):
+        sets = tuple(self.sets)
+        object.__setattr__(self, "sets", sets)
+        if sets:
+            self._check_sets(sets)
         if self.validation_images and self.validation_count:
             raise ValueError(
                 f"give data.validation_images or data.validation_count, not both; got "
@@ -75,3 +89,36 @@ class DataConfig:
         if self.dataset != "synthetic" and not self.data_dir:
             raise ValueError(f"data.data_dir is empty; dataset {self.dataset!r} needs it: "
                              "give --data-dir PATH (or --set data.data_dir=...)")
+
+    def _check_sets(self, sets: tuple[DataSetConfig, ...]) -> None:
+        if not all(isinstance(item, DataSetConfig) for item in sets):
+            raise ValueError(f"data.sets must be DataSetConfig tables, got {sets!r}")
+        single = [key for key in _SINGLE_SET_KEYS
+                  if getattr(self, key) != _DEFAULTS[key]]
+        if single:
+            hint = " (--data-dir sets the folder of a run on one data set)" \
+                if "data_dir" in single else ""
+            raise ValueError(f"data.sets lists the data sets; give each set its own "
+                             f"{', '.join(single)} instead of data.{single[0]}{hint}")
+        names = [item.name for item in sets]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"data.sets: names {repeated} are used twice; give each set its "
+                             "own name")
+        weighted = [item.weight is not None for item in sets]
+        if any(weighted) and not all(weighted):
+            raise ValueError(f"data.sets: give a weight to every set or to none, got weights "
+                             f"{[item.weight for item in sets]}")
+
+    @property
+    def data_sets(self) -> tuple[DataSetConfig, ...]:
+        """The run's data sets: ``sets``, or the one set of the single-set keys."""
+        if self.sets:
+            return self.sets
+        return (DataSetConfig(self.dataset, data_dir=self.data_dir, split=self.split,
+                              validation_images=self.validation_images,
+                              validation_count=self.validation_count),)
+
+
+_SINGLE_SET_KEYS = ("dataset", "data_dir", "split", "validation_images", "validation_count")
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(DataConfig)}

@@ -169,17 +169,39 @@ def _toml_key(key: str) -> str:
     return key if key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
 
 
+TABLE_ARRAYS = ("data.sets",)
+"""Lists of tables written as TOML arrays of tables (``[[data.sets]]``) rather than inline."""
+
+
 def dict_to_toml(values: dict, prefix: str = "") -> str:
-    """TOML text of nested dicts of bools, numbers, strings, lists (None values are left out)."""
-    lines, tables = [], []
+    """TOML text of nested dicts of bools, numbers, strings, lists (None values are left out).
+
+    Non-empty lists of dicts at a key of :data:`TABLE_ARRAYS` are written as arrays of tables
+    (``[[data.sets]]``), other lists inline.
+
+    Example:
+        >>> print(dict_to_toml({"data": {"sets": [{"dataset": "drive"}]}}), end="")
+        [data]
+        <BLANKLINE>
+        [[data.sets]]
+        dataset = "drive"
+    """
+    lines, tables, arrays = [], [], []
     for key, value in values.items():
+        name = f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key)
         if isinstance(value, dict):
-            tables.append((key, value))
+            tables.append((name, value))
+        elif name in TABLE_ARRAYS and value and all(isinstance(v, dict) for v in value):
+            arrays.append((name, value))
         elif value is not None:
             lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
     text = (f"[{prefix}]\n" if prefix and (lines or not tables) else "") + "\n".join(lines)
-    for key, value in tables:
-        name = f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key)
+    for name, items in arrays:
+        for item in items:
+            body = "\n".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in item.items()
+                             if v is not None)
+            text = text.rstrip("\n") + ("\n\n" if text else "") + f"[[{name}]]\n{body}\n"
+    for name, value in tables:
         text = text.rstrip("\n") + ("\n\n" if text else "") + dict_to_toml(value, name)
     return text.strip("\n") + "\n"
 

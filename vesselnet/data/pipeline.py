@@ -10,6 +10,11 @@ from any step with ``epoch=`` / ``start_step=``. Batches are ``(x, y)``:
   {0, 1}, ``y[..., 1]`` the loss weight (0 outside the FOV and in mirrored area outside the
   image; inside the FOV 1 or the U-Net weight map). ``y`` is centred in ``x``.
 
+With ``image_weights`` (a run on several data sets, weighted), the samples of an epoch are
+shared out between the images in proportion to their weights (:func:`patch_quotas`) instead
+of ``patches_per_image`` each; the epoch keeps its length and its order stays a pure function
+of the seed.
+
 Preprocessing runs once per whole image before any patch is cut (CLAHE tiles are relative to
 the whole image); patch sampling and augmentation run in TF ops inside ``tf.data``.
 """
@@ -46,6 +51,38 @@ def default_preprocess(image: np.ndarray) -> np.ndarray:
 def steps_per_epoch(num_images: int, config: PatchConfig) -> int:
     """Batches per epoch of the repeating stream (the last partial batch is dropped)."""
     return num_images * config.patches_per_image // config.batch_size
+
+
+def patch_quotas(total: int, weights: Sequence[float]) -> np.ndarray:
+    """How many of ``total`` samples each image gets, in proportion to ``weights``.
+
+    Largest remainders: every image gets the floor of its share, the samples left over go
+    to the largest fractional parts (the first image on ties), so the counts add up to
+    ``total`` exactly.
+
+    Args:
+        total: samples to share out (>= 0).
+        weights: one weight > 0 per image.
+
+    Returns:
+        int64 ``[len(weights)]``.
+
+    Example:
+        >>> patch_quotas(10, [3.0, 1.0, 1.0]).tolist()  # shares 6, 2, 2
+        [6, 2, 2]
+        >>> patch_quotas(5, [1.0, 1.0]).tolist()
+        [3, 2]
+    """
+    weights = np.asarray(weights, np.float64)
+    if weights.ndim != 1 or weights.size == 0 or not np.all(np.isfinite(weights)) \
+            or not np.all(weights > 0):
+        raise ValueError(f"image weights must be finite numbers > 0, got {weights.tolist()}")
+    shares = total * weights / weights.sum()
+    counts = np.floor(shares).astype(np.int64)
+    left = int(total - counts.sum())
+    order = np.argsort(-(shares - counts), kind="stable")
+    counts[order[:left]] += 1
+    return counts
 
 
 def _preprocessed(records, preprocess_fn) -> list[np.ndarray]:
@@ -110,6 +147,7 @@ def dataset_from_source(
     repeat: bool = True,
     epoch: int = 0,
     start_step: int = 0,
+    image_weights: Sequence[float] | None = None,
 ) -> tf.data.Dataset:
     """The batched ``(x, y)`` stream from a prepared :class:`PatchSource`.
 
@@ -131,6 +169,12 @@ def dataset_from_source(
         region_size = augment_config.region_size(config.input_size)
     channels = source.num_image_channels
     seed = tf.constant(config.seed, tf.int64)
+    image_of_sample = None  # sample k of an epoch's order comes from image k % num_images
+    if image_weights is not None:
+        if len(image_weights) != num_images:
+            raise ValueError(f"got {len(image_weights)} image weights for {num_images} images")
+        quotas = patch_quotas(total, image_weights)
+        image_of_sample = tf.constant(np.repeat(np.arange(num_images), quotas), tf.int64)
 
     def epoch_samples(epoch_number):
         base = tf.stack([seed, epoch_number])
@@ -148,7 +192,10 @@ def dataset_from_source(
         centre_seed, augment_seed = tf.unstack(
             tf.random.experimental.stateless_split(sample_seed, num=2)
         )
-        image_index = sample % num_images
+        if image_of_sample is None:
+            image_index = sample % num_images
+        else:
+            image_index = tf.gather(image_of_sample, sample)
         row, col = sample_patch_centre(
             source, image_index, centre_seed, config.vessel_centre_share
         )
@@ -177,6 +224,7 @@ def make_training_dataset(
     epoch: int = 0,
     start_step: int = 0,
     weight_cache_dir: str | Path | None = None,
+    image_weights: Sequence[float] | None = None,
 ) -> tf.data.Dataset:
     """Random-patch training batches ``(x, y)`` from labelled fundus images.
 
@@ -194,6 +242,9 @@ def make_training_dataset(
         start_step: batches to skip from the start of ``epoch`` (skipped before any patch is
             cut, so resuming is cheap). Defaults to 0.
         weight_cache_dir: on-disk cache for U-Net weight maps. Defaults to None.
+        image_weights: one weight > 0 per record: the epoch's ``len(records) *
+            patches_per_image`` samples are shared out in proportion to them
+            (:func:`patch_quotas`). Defaults to None (``patches_per_image`` per image).
 
     Returns:
         A ``tf.data.Dataset`` of ``(x, y)``, shapes ``[B, input_size, input_size, C]`` and
@@ -210,5 +261,6 @@ def make_training_dataset(
     config = patch_config or PatchConfig()
     source = make_patch_source(records, preprocess_fn, config, weight_cache_dir=weight_cache_dir)
     return dataset_from_source(
-        source, config, augment_config, repeat=repeat, epoch=epoch, start_step=start_step
+        source, config, augment_config, repeat=repeat, epoch=epoch, start_step=start_step,
+        image_weights=image_weights,
     )

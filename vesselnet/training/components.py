@@ -92,12 +92,14 @@ def distributed_dataset(config: RunConfig, parts: RunComponents, first_step: int
 
     The stream is a pure function of the config (see ``vesselnet.data.pipeline``), so
     starting at ``(epoch, step in epoch)`` of ``first_step`` gives the batches an
-    uninterrupted run would have seen. Workers shard each global batch (``DATA`` policy).
+    uninterrupted run would have seen; a run on several weighted data sets shares each epoch's
+    samples out by their weights (``RunImages.image_weights``). Workers shard each global batch (``DATA`` policy).
     """
     source = make_patch_source(parts.images.train, parts.images.train_inputs, config.patches)
     dataset = dataset_from_source(source, config.patches, config.augment,
                                   epoch=first_step // parts.steps_per_epoch,
-                                  start_step=first_step % parts.steps_per_epoch)
+                                  start_step=first_step % parts.steps_per_epoch,
+                                  image_weights=parts.images.image_weights)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return strategy.experimental_distribute_dataset(dataset.with_options(options))

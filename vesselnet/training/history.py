@@ -52,11 +52,21 @@ class RunHistory:
                            "learning_rate": learning_rate})
 
     def add_validation(self, step: int, seconds: float, f1: float, auc: float,
-                       **scores: float) -> None:
-        """Records one validation (extra scores, e.g. sensitivity, are kept too)."""
+                       sets: dict[str, dict] | None = None, **scores: float) -> None:
+        """Records one validation (extra scores, e.g. sensitivity, are kept too).
+
+        Args:
+            step / seconds: when.
+            f1 / auc / scores: the pooled figures (all held-out images together).
+            sets: the figures of each data set on its own, by name (a run on several sets);
+                written as the entry's ``"sets"``. Defaults to None (not written).
+        """
         entry = {"step": step, "seconds": round(seconds, 3), "f1": _clean(f1),
                  "auc": _clean(auc)}
         entry.update({key: _clean(float(value)) for key, value in scores.items()})
+        if sets:
+            entry["sets"] = {name: {key: _clean(float(value)) for key, value in figures.items()}
+                             for name, figures in sets.items()}
         self.validation.append(entry)
 
     def curve(self) -> list[dict]:

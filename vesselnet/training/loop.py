@@ -11,7 +11,7 @@ import numpy as np
 
 from vesselnet.bundle import save_bundle
 from vesselnet.config import RunConfig, to_toml
-from vesselnet.training.card import make_card
+from vesselnet.training.card import make_card, set_records
 from vesselnet.training.checkpoint import TrainingState, variables_finite
 from vesselnet.training.components import build_components, distributed_dataset
 from vesselnet.training.distribute import (
@@ -100,13 +100,18 @@ class _Run:
         self.total_steps = self.parts.total_steps
         self.steps_per_epoch = self.parts.steps_per_epoch
         self.images = self.parts.images
-        self.validator = Validator(self.images.validation, self.images.validation_inputs)
+        self.validator = Validator(self.images.validation, self.images.validation_inputs,
+                                   self.images.validation_groups)
         self._report_scale()
 
     def _report_scale(self) -> None:
         images, given = self.images, self.config.data.fov_diameter
+        first = images.sets[0]
         origin = ("data.fov_diameter" if given is not None else
-                  f"the median of the {len(images.train)} training photographs")
+                  f"the median of the {len(images.train)} training photographs"
+                  if len(images.sets) < 2 else
+                  f"the median of the first set's ({first.name}) "
+                  f"{first.train[1] - first.train[0]} training photographs")
         self.progress_message(
             f"training scale: FOV diameter {images.fov_diameter:.1f} px ({origin}); "
             f"{len(images.resampled)} of {len(images.scales)} photographs resampled")
@@ -193,8 +198,11 @@ class _Run:
         result = self.validator(self.model)
         seconds = state.wall_seconds
         scores = result.scores
-        self.history.add_validation(state.step, seconds, **scores)
+        self.history.add_validation(state.step, seconds, sets=result.sets, **scores)
         self.log.scalars(state.step, {f"validation/{key}": value for key, value in scores.items()})
+        for name, figures in result.sets.items():
+            self.log.scalars(state.step, {f"validation/{name}/{key}": value
+                                          for key, value in figures.items()})
         self.log.image(state.step, "validation/input_probability_truth", result.preview)
         improved = math.isfinite(result.f1) and not (result.f1 <= state.best_f1)
         if improved:
@@ -207,7 +215,9 @@ class _Run:
             self.history.write()
         self.progress.message(f"step {state.step}: validation F1 {result.f1:.4f}  AUC "
                               f"{result.auc:.4f}  (best F1 {state.best_f1:.4f} at step "
-                              f"{state.best_step})")
+                              f"{state.best_step})" + "".join(
+                                  f"; {name} F1 {figures['f1']:.4f}"
+                                  for name, figures in result.sets.items()))
         patience = self.config.training.early_stopping_patience
         return state, bool(patience) and state.stale_validations >= patience
 
@@ -235,14 +245,18 @@ class _Run:
         curve = self.history.curve()
         best = next((entry for entry in self.history.validation
                      if entry["step"] == state.best_step), None)
+        sets = self.images.sets
         summary = {
             "steps": state.step, "total_steps": self.total_steps,
             "wall_seconds": round(state.wall_seconds, 3), "final_loss": final_loss,
-            "dataset": self.config.data.dataset,
+            "dataset": (self.config.data.dataset if len(sets) < 2
+                        else "+".join(item.name for item in sets)),
+            **({"split": "+".join(item.split for item in sets)} if len(sets) > 1 else {}),
             "train_images": [record.name for record in self.images.train],
             "validation_images": [record.name for record in self.images.validation],
             "validation_curve": curve, "best_validation": best,
             "fov_diameter": self.images.fov_diameter,
+            "sets": set_records(self.images, best),
         }
         card = make_card(self.model, self.config, self.images.preprocessing, summary)
         save_bundle(self.run_dir / name, self.model, card)

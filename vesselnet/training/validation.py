@@ -2,7 +2,9 @@
 
 The images are predicted at the training scale and scored on their original grid against
 their original annotation, as ``vesselnet evaluate`` scores a photograph, so that validation
-figures and evaluation figures agree.
+figures and evaluation figures agree. A run on several data sets scores each set's held-out
+images on their own as well (``ValidationResult.sets``); the pooled figures (all held-out FOV
+pixels of all sets together) choose the best model.
 """
 
 from __future__ import annotations
@@ -27,19 +29,26 @@ class ValidationResult:
         auc: AUC-ROC inside the FOVs, pooled.
         metrics: every score of :class:`~vesselnet.metrics.MetricAccumulator`.
         preview: float32 ``[H, 3 W, 1]``: input, probability and truth of the first image.
+        sets: the :attr:`scores` of each group of images (data set) on its own, by name.
+            Defaults to {} (one data set).
     """
 
     f1: float
     auc: float
     metrics: dict
     preview: np.ndarray
+    sets: dict = dataclasses.field(default_factory=dict)
 
     @property
     def scores(self) -> dict:
         """The scores as run histories and bundle cards name them: ``f1``, ``auc`` (ROC) and
         the other metrics under their own names."""
-        rest = {key: value for key, value in self.metrics.items() if key not in ("f1", "auc_roc")}
-        return {"f1": self.f1, "auc": self.auc, **rest}
+        return _named(self.metrics)
+
+
+def _named(metrics: dict) -> dict:
+    rest = {key: value for key, value in metrics.items() if key not in ("f1", "auc_roc")}
+    return {"f1": float(metrics["f1"]), "auc": float(metrics["auc_roc"]), **rest}
 
 
 class Validator:
@@ -56,17 +65,26 @@ class Validator:
         inputs: their preprocessed images, float32 ``[h, w, C]``, on the original grid or
             resampled to the training scale
             (:func:`~vesselnet.training.sources.scaled_inputs`).
+        groups: indices of ``records`` by group name (the data sets of a run on several),
+            each group scored on its own too. Defaults to None (no groups).
 
     Example:
         >>> result = Validator(records, scaled_inputs(records, preprocessing, 540.0))(model)
         >>> result.f1, result.auc
     """
 
-    def __init__(self, records: list[ImageRecord], inputs: list[np.ndarray]):
+    def __init__(self, records: list[ImageRecord], inputs: list[np.ndarray],
+                 groups: dict[str, range] | None = None):
         if len(records) != len(inputs):
             raise ValueError(f"got {len(inputs)} inputs for {len(records)} validation records")
         self.records = records
         self.inputs = inputs
+        self.groups = dict(groups or {})
+        outside = [index for indices in self.groups.values() for index in indices
+                   if not 0 <= index < len(records)]
+        if outside:
+            raise ValueError(f"group indices {outside} are not among the {len(records)} "
+                             "validation records")
 
     def __bool__(self) -> bool:
         return bool(self.records)
@@ -75,12 +93,16 @@ class Validator:
         if not self.records:
             raise ValueError("no validation images: hold some out with data.validation_count")
         accumulator = MetricAccumulator()
+        groups = {name: MetricAccumulator() for name, indices in self.groups.items() if indices}
+        group_of = {index: name for name, indices in self.groups.items() for index in indices}
         preview = None
-        for record, image in zip(self.records, self.inputs):
+        for index, (record, image) in enumerate(zip(self.records, self.inputs)):
             probability = np.asarray(predict_image(model, image), np.float32)
             if probability.shape != record.shape:  # predicted at the training scale
                 probability = np.asarray(resample_map(probability, record.shape), np.float32)
             accumulator.update(probability, record.vessels, record.fov)
+            if index in group_of:
+                groups[group_of[index]].update(probability, record.vessels, record.fov)
             if preview is None:
                 shown = image[..., :1]
                 if shown.shape[:2] != record.shape:
@@ -90,4 +112,5 @@ class Validator:
                      record.vessels[..., None].astype(np.float32)], axis=1)
         metrics = accumulator.result()
         return ValidationResult(float(metrics["f1"]), float(metrics["auc_roc"]), metrics,
-                                preview.astype(np.float32))
+                                preview.astype(np.float32),
+                                {name: _named(group.result()) for name, group in groups.items()})
