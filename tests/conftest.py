@@ -1,4 +1,4 @@
-"""Shared test settings: where the real DRIVE training split is, and quiet TensorFlow."""
+"""Shared test settings: where the real DRIVE training split is, quiet TensorFlow, helpers."""
 
 import os
 from pathlib import Path
@@ -22,3 +22,12 @@ needs_drive = pytest.mark.skipif(
     not (DRIVE_TRAINING / "images").is_dir(),
     reason=f"DRIVE training split not found under {DRIVE_DIR}",
 )
+
+
+def without_none(value):
+    """TOML has no null: the writer leaves None out."""
+    if isinstance(value, dict):
+        return {key: without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_none(item) for item in value]
+    return value

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import without_none
 
 import vesselnet
 from vesselnet.cli import main
@@ -33,15 +34,6 @@ from vesselnet.config.plain import from_plain, to_plain
 from vesselnet.config.toml_io import apply_overrides, apply_settings, dict_to_toml, parse_override
 
 STEPS = ["training.steps=10"]
-
-
-def without_none(value):
-    """TOML has no null: the writer leaves None out."""
-    if isinstance(value, dict):
-        return {key: without_none(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [without_none(item) for item in value]
-    return value
 
 
 @pytest.mark.parametrize("name", ["synthetic", "drive", "drive_valid", "drive_baseline",

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
+from conftest import without_none
 
 from vesselnet.bundle import load_bundle
 from vesselnet.card import (
@@ -57,12 +58,6 @@ validation_count = 1
 """
 
 
-def without_none(value):
-    if isinstance(value, dict):
-        return {key: without_none(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [without_none(item) for item in value]
-    return value
 
 
 # -------------------------------------------------------------------------- configuration
