@@ -155,23 +155,43 @@ def test_predict_and_evaluate_write_the_scale_they_used(bundles, tmp_path):
 def test_serving_default_resamples_in_the_graph_as_the_host_does(bundles, tmp_path):
     """Parity of the exported ``serving_default`` with ``predict_photograph`` on photographs
     of three sizes: enlarged, shrunk a little and shrunk a lot to the learned 135 px."""
-    import tensorflow as tf
-
     from vesselnet.export import export_saved_model
+
+    import os
+    import subprocess
+    import sys
+    import textwrap
 
     loaded = load_model(bundles["scaled"], InferenceOptions(tile_size=96))
     version = export_saved_model(loaded.model, loaded.card, tmp_path, name="scaled",
                                  tile_size=96)
-    serving = tf.saved_model.load(str(version)).signatures["serving_default"]
+    sizes = ((5, (110, 120)), (6, (180, 170)), (7, (330, 340)))
+    images = [synthetic_retina(seed, size=size).image for seed, size in sizes]
+    for index, image in enumerate(images):
+        np.save(tmp_path / f"image{index}.npy", image)
+    # served in a fresh process that imports TensorFlow only, as TF Serving would
+    script = textwrap.dedent(f"""
+        import sys, numpy as np, tensorflow as tf
+        serving = tf.saved_model.load({str(version)!r}).signatures["serving_default"]
+        for index in range({len(images)}):
+            image = np.load(f"image{{index}}.npy")[None]
+            result = serving(image=tf.constant(image))
+            np.save(f"probability{{index}}.npy", result["probability"][0].numpy())
+            np.save(f"fov{{index}}.npy", result["fov"][0].numpy())
+        print(sorted(name for name in sys.modules if name.startswith("vesselnet")))
+    """)
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                               timeout=300, cwd=tmp_path, env=environment, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().splitlines()[-1] == "[]"  # vesselnet never imported
     factors = []
-    for seed, size in ((5, (110, 120)), (6, (180, 170)), (7, (330, 340))):
-        image = synthetic_retina(seed, size=size).image
-        result = serving(image=tf.constant(image[None]))
-        fov = result["fov"][0].numpy().astype(bool)
-        served = np.where(fov, result["probability"][0].numpy(), 0)
-        prediction = loaded.predict_photograph(image, fov)
+    for index, image in enumerate(images):
+        fov = np.load(tmp_path / f"fov{index}.npy").astype(bool)
+        served = np.where(fov, np.load(tmp_path / f"probability{index}.npy"), 0)
+        prediction = loaded.predict_photograph(image, fov)  # predict, given the graph's FOV
         factors.append(prediction.scale.factor)
-        assert served.shape == size
+        assert served.shape == image.shape[:2]
         np.testing.assert_allclose(served, prediction.maps["final"], atol=1e-4)
     assert factors[0] > 1 > factors[1] > factors[2]
 
