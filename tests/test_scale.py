@@ -155,12 +155,12 @@ def test_predict_and_evaluate_write_the_scale_they_used(bundles, tmp_path):
 def test_serving_default_resamples_in_the_graph_as_the_host_does(bundles, tmp_path):
     """Parity of the exported ``serving_default`` with ``predict_photograph`` on photographs
     of three sizes: enlarged, shrunk a little and shrunk a lot to the learned 135 px."""
-    from vesselnet.export import export_saved_model
-
     import os
     import subprocess
     import sys
     import textwrap
+
+    from vesselnet.export import export_saved_model
 
     loaded = load_model(bundles["scaled"], InferenceOptions(tile_size=96))
     version = export_saved_model(loaded.model, loaded.card, tmp_path, name="scaled",
