@@ -72,8 +72,7 @@ def held_out_records(card: ModelCard, data_dir: Path, count: int):
         records = [synthetic_retina(seed) for seed in range(100, 100 + count)]
         return records, None, "synthetic retinas (DRIVE not found)"
     records = read_drive(data_dir, "training")
-    names = card.validation_images or [
-        record.name for record in records[-4:]]
+    names = card.held_out_images("drive") or [record.name for record in records[-4:]]
     held = [record for record in records if record.name in names][:count]
     rest = [record for record in records if record.name not in names]
     return held, rest, f"DRIVE training {', '.join(record.name for record in held)}"

@@ -2,17 +2,21 @@
 
 Run by hand from the repository root:
 
-    python3 benchmarks/bench_scale.py [--model NAME_OR_PATH] [--repeats 2]
+    python3 benchmarks/bench_scale.py [--model NAME_OR_PATH ...] [--scale auto|none]
+        [--repeats 2]
 
 For a DRIVE-size (565x584), a CHASE_DB1-size (999x960) and an HRF-size (3504x2336) photograph,
 each case runs in a fresh process: the model is loaded, one prediction of the whole photograph
 (FOV given, as ``LoadedModel.predict_photograph`` runs it: FOV diameter, resampling,
 preprocessing, tiling, resampling back) traces the functions, then ``--repeats`` more are timed
-(median). Peak memory is the growth of the process's resident set over the timed predictions
-(``VmHWM``, reset through ``/proc/self/clear_refs`` after loading). The photographs are the
+(median). Peak memory is the growth of the process's resident set (``VmHWM``, reset through
+``/proc/self/clear_refs``) over the loaded model: during the first prediction (tracing
+included: what one ``vesselnet predict`` of the photograph costs) and over the timed repeats
+(what a long-running process adds per photograph once its buffers exist). The photographs are the
 project's synthetic retinas (``vesselnet.data.synthetic_retina``) of those sizes, whose FOV
 fills most of the shorter side, so the scale factors are about those of real photographs of
-these cameras.
+these cameras. Several ``--model`` are measured one after the other in the same run, so their
+ratios do not depend on how fast the machine runs that day.
 """
 
 from __future__ import annotations
@@ -48,9 +52,12 @@ def child(model: str | None, size: str, scale: str, repeats: int) -> None:
 
     record = synthetic_retina(0, size=SIZES[size])
     loaded = load_model(model, InferenceOptions(scale=scale))
+    loaded_mib = memory_mib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak to the current RSS
     start = time.perf_counter()
     prediction = loaded.predict_photograph(record.image, record.fov)
     first = time.perf_counter() - start
+    first_peak = memory_mib("VmHWM") - loaded_mib
     before = memory_mib("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak to the current RSS
     times = []
@@ -60,7 +67,7 @@ def child(model: str | None, size: str, scale: str, repeats: int) -> None:
         times.append(time.perf_counter() - start)
     print(json.dumps({"size": size, "scale": scale, "first": first,
                       "median": statistics.median(times),
-                      "peak_mib": memory_mib("VmHWM") - before,
+                      "peak_mib": memory_mib("VmHWM") - before, "first_peak_mib": first_peak,
                       "factor": prediction.scale.factor,
                       "fov_diameter": prediction.scale.fov_diameter,
                       "model": loaded.description}))
@@ -68,31 +75,35 @@ def child(model: str | None, size: str, scale: str, repeats: int) -> None:
 
 def main(arguments=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="default: the bundled model")
+    parser.add_argument("--model", action="append", default=None,
+                        help="repeatable, measured in one run; default: the bundled model")
+    parser.add_argument("--scale", action="append", choices=SCALES, default=None,
+                        help="repeatable; default: both")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--child", nargs=2, metavar=("SIZE", "SCALE"), help=argparse.SUPPRESS)
     options = parser.parse_args(arguments)
     if options.child:
-        child(options.model, *options.child, options.repeats)
+        child(options.model[0] if options.model else None, *options.child, options.repeats)
         return
     rows = []
-    for size in SIZES:
-        for scale in SCALES:
-            command = [sys.executable, __file__, "--repeats", str(options.repeats), "--child",
-                       size, scale] + (["--model", options.model] if options.model else [])
-            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-            rows.append(json.loads(output.strip().splitlines()[-1]))
-            print(f"done: {size} {scale}", file=sys.stderr)
-    print(f"model: {rows[0]['model']}")
-    print("| photograph | --scale | factor | FOV diameter | s / photograph (median) | first call "
-          "| peak memory growth |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    for model in options.model or [None]:
+        for size in SIZES:
+            for scale in options.scale or SCALES:
+                command = [sys.executable, __file__, "--repeats", str(options.repeats),
+                           "--child", size, scale] + (["--model", model] if model else [])
+                output = subprocess.run(command, check=True, capture_output=True,
+                                        text=True).stdout
+                rows.append(json.loads(output.strip().splitlines()[-1]))
+                print(f"done: {model or 'bundled'} {size} {scale}", file=sys.stderr)
+    print("| model | photograph | --scale | factor | FOV diameter | s / photograph (median) "
+          "| first call | peak memory growth, first call / repeats |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
     for row in rows:
         height, width = SIZES[row["size"]]
         diameter = f"{row['fov_diameter']:.0f}" if row["fov_diameter"] else "-"
-        print(f"| {row['size']} {width}x{height} | {row['scale']} | {row['factor']:.3f} | "
-              f"{diameter} | {row['median']:.2f} | {row['first']:.2f} | "
-              f"{row['peak_mib']:.0f} MiB |")
+        print(f"| {row['model']} | {row['size']} {width}x{height} | {row['scale']} | "
+              f"{row['factor']:.3f} | {diameter} | {row['median']:.2f} | {row['first']:.2f} | "
+              f"{row['first_peak_mib']:.0f} / {row['peak_mib']:.0f} MiB |")
 
 
 if __name__ == "__main__":

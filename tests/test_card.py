@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from vesselnet.bundle import DEFAULT_MODEL
+from vesselnet.bundle import PRETRAINED_DIR
 from vesselnet.card import (
     CARD_VERSION,
     Architecture,
@@ -63,14 +63,15 @@ def test_a_card_round_trips_through_json_with_every_section():
 
 
 def test_the_shipped_version_1_card_reads_and_renders_its_readme_unchanged():
-    card = read_card_file(DEFAULT_MODEL / "card.json")
+    ensemble = PRETRAINED_DIR / "drive-ensemble"
+    card = read_card_file(ensemble / "card.json")
     assert card.model.arch == "ensemble" and len(card.model.members) == 3
     assert card.preprocessing == CLASSIC_CONFIG
     assert card.tile_geometry == TileGeometry(48, 48, 8)
     assert card.validation_images == ("37_training", "38_training", "39_training",
                                       "40_training")
     assert card.best_validation["f1"] == pytest.approx(0.8228, abs=5e-5)
-    assert card_markdown(card) == (DEFAULT_MODEL / "README.md").read_text(encoding="utf-8")
+    assert card_markdown(card) == (ensemble / "README.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("change, message", [

@@ -19,7 +19,7 @@ from conftest import DRIVE_DIR, needs_drive
 from tensorflow.core.protobuf import saved_model_pb2
 
 from vesselnet.bundle import save_bundle
-from vesselnet.card import Architecture, ModelCard, TrainingRecord
+from vesselnet.card import Architecture, DataSetRecord, ModelCard, TrainingRecord
 from vesselnet.cli import main
 from vesselnet.data import derive_fov, read_drive, synthetic_retina
 from vesselnet.export import saved_model as saved_model_module
@@ -401,6 +401,12 @@ def test_calibration_leaves_out_the_models_validation_images():
     everything = card("drive", names + ["37_training", "40_training"])
     with pytest.raises(ValueError, match="validation images"):
         _calibration_records(options, everything)
+    sets = (DataSetRecord("DRIVE", "drive", validation_images=("DRIVE:38_training",)),
+            DataSetRecord("CHASE_DB1", "chase_db1", validation_images=("CHASE_DB1:21_training",)))
+    several = ModelCard(Architecture("chained"), training=TrainingRecord(
+        dataset="DRIVE+CHASE_DB1", validation_images=("DRIVE:38_training",), sets=sets))
+    names = [record.name for record in _calibration_records(options, several)]
+    assert len(names) == 19 and "38_training" not in names  # a run on several sets too
 
 
 @pytest.mark.slow

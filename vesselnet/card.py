@@ -250,6 +250,26 @@ class ModelCard:
         """The held-out image names (empty when unknown)."""
         return self.training.validation_images if self.training else ()
 
+    def held_out_images(self, reader: str) -> tuple[str, ...]:
+        """The images held out of training from the data set read with ``reader``.
+
+        Names are as that data set's reader gives them (``"37_training"``), without the
+        ``"<set>:"`` prefix of a run on several sets, so they can be matched against any copy
+        of the data set. Empty when the network was not trained on it or the card does not
+        say.
+
+        Args:
+            reader: a reader key: ``"drive"``, ``"chase_db1"``, ``"generic"``...
+        """
+        training = self.training
+        if training is None:
+            return ()
+        if training.sets:
+            return tuple(name.split(":", 1)[-1] for item in training.sets
+                         if item.dataset == reader for name in item.validation_images)
+        own = (training.dataset or "").lower().replace("-", "_")
+        return training.validation_images if own == reader else ()
+
     @property
     def learned_fov_diameter(self) -> float | None:
         """The scale the network learned (FOV diameter in pixels): recorded by training, else

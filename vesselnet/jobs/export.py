@@ -74,26 +74,21 @@ class ExportResult:
 def _calibration_records(options: ExportOptions, card: ModelCard):
     """The calibration data set's training images, less those the model was validated on.
 
-    When the calibration set is the data set the model was trained on, the images its card
-    lists as validation images stay out of calibration, so that they remain held out for the
-    exported model too.
+    When the calibration set is a data set the model was trained on (alone or beside others),
+    the images its card holds out of that set (:meth:`ModelCard.held_out_images`) stay out of
+    calibration, so that they remain held out for the exported model too.
     """
     if options.calibration_data is None:
         return None
-    from vesselnet.data import VesselnetDataError, read_dataset
+    from vesselnet.data import read_dataset
     from vesselnet.data.readers import dataset_key
 
     key = dataset_key(options.calibration_dataset)
     split = "training" if key in ("drive", "chase_db1") else "all"
     records = read_dataset(key, options.calibration_data, split)
-    dataset = card.training.dataset if card.training else None
-    try:
-        own_data_set = dataset_key(dataset or "") == key
-    except VesselnetDataError:  # trained on synthetic retinas or a data set of its own
-        own_data_set = False
-    if not own_data_set:
+    held_out = set(card.held_out_images(key))
+    if not held_out:
         return records
-    held_out = set(card.validation_images)
     kept = [record for record in records if record.name not in held_out]
     if not kept:
         raise ValueError(f"{options.calibration_data}: every {split} image is one of the "
