@@ -8,6 +8,7 @@ import os
 import click
 
 from vesselnet import __version__
+from vesselnet.core.sizes import DEFAULT_BATCH_SIZE
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter quiet
 
@@ -288,7 +289,7 @@ _MODEL_HELP = ("Bundle directory (e.g. runs/NAME/best), .keras or .tflite file, 
               help="FOV mask file for all images, or folder of masks matched by stem "
                    "(NAME.*, NAME_mask.*). Default: derived from each photograph.")
 @click.option("--tta", is_flag=True, help="Test-time augmentation (average of 4 flips).")
-@click.option("--batch-size", type=int, default=2, show_default=True,
+@click.option("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, show_default=True,
               help="Tiles per network call.")
 @_scale_options
 @click.option("--tile-size", type=int, default=None,
@@ -351,7 +352,7 @@ def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="Vessel where probability > threshold.")
 @click.option("--tta", is_flag=True, help="Test-time augmentation (average of 4 flips).")
-@click.option("--batch-size", type=int, default=2, show_default=True,
+@click.option("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, show_default=True,
               help="Tiles per network call.")
 @_scale_options
 @click.option("--tile-size", type=int, default=None,

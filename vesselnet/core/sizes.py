@@ -215,3 +215,11 @@ def crop_margin(depth_below: int, padding: str, shrink: int) -> int:
     trimmed = probe - _trace(probe, depth_below, padding, shrink)
     # skip side = 2 * probe, up-sampled side = 2 * out  ->  difference 2 * trimmed, per side
     return trimmed
+
+
+DEFAULT_BATCH_SIZE = 1
+"""Network inputs per call when predicting a whole image. On a CPU large tiles gain nothing
+from batching, and each extra tile in a call holds its own activations: an HRF-size
+photograph at the learned scale (two tiles) peaked at 193 MiB over the loaded chained network
+with 1 against 425 MiB with 2 (``benchmarks/bench_scale.py``). Batching does not change the
+maps."""

@@ -121,7 +121,7 @@ def export_saved_model(model: keras.Model, card: ModelCard, out_dir: str | Path,
         tile_size: input tile side used inside the graph and by the ``tile`` signature.
             Defaults to None (the card's tile, else near 572).
         overlap: output-tile overlap inside ``serving_default``. Defaults to None.
-        batch_size: tiles per network call inside ``serving_default``. Defaults to 2.
+        batch_size: tiles per network call inside ``serving_default``. Defaults to 1.
 
     Returns:
         The version directory.

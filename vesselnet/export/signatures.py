@@ -105,7 +105,7 @@ def photograph_fn(model: keras.Model, config: PreprocessConfig, geometry: TileGe
         config: the preprocessing the network was trained with.
         geometry: the tile geometry used inside the graph.
         overlap: output-tile overlap. Defaults to None (the inference default).
-        batch_size: tiles per network call. Defaults to 2.
+        batch_size: tiles per network call. Defaults to 1.
         activation: the output activation. Defaults to None (read from the model).
         learned_fov_diameter: the network's learned scale (FOV diameter in pixels). Defaults
             to None: the photograph is predicted at its own resolution.

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from vesselnet.core.checks import check_int, check_number
+from vesselnet.core.sizes import DEFAULT_BATCH_SIZE
 from vesselnet.inference.geometry import TileGeometry, tile_geometry
 from vesselnet.inference.outputs import output_activation, select_output, vessel_probability
 from vesselnet.inference.scale import parse_scale
@@ -31,7 +32,6 @@ from vesselnet.inference.tiling import (
 )
 from vesselnet.inference.tta import TTA_COPIES, TTA_MODES, flip_tta, tta_mode
 
-DEFAULT_BATCH_SIZE = 2  # CPU convolutions on large tiles gain little from bigger batches
 _FUNCTIONS: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
 
 
@@ -41,7 +41,7 @@ class InferenceOptions:
 
     Args:
         tile_size: wanted input tile side. Defaults to None (the cheapest tile, up to 800).
-        batch_size: network inputs per call. Defaults to 2.
+        batch_size: network inputs per call. Defaults to 1.
         tta: test-time augmentation, False, True (= ``"flips"``), ``"flips"`` or
             ``"dihedral"``. Defaults to False.
         scale: the scale a photograph is predicted at: ``"auto"`` (the network's learned
@@ -87,7 +87,7 @@ def make_tiled_predictor(model: keras.Model, geometry: TileGeometry | None = Non
         geometry: tile geometry. Defaults to None (:func:`tile_geometry` of the model).
         overlap: minimum output-tile overlap. Defaults to None (:func:`default_overlap`).
         batch_size: network inputs per call; with TTA each tile counts its 4 or 8 copies.
-            Defaults to 2.
+            Defaults to 1.
         tta: False, True (= ``"flips"``), ``"flips"`` or ``"dihedral"``: see
             :func:`~vesselnet.inference.tta.flip_tta`. Defaults to False.
         output: ``"final"``, or ``"stage1"`` of the chained model. Defaults to ``"final"``.
@@ -161,7 +161,7 @@ def predict_image(model: keras.Model, image, *, tile_size: int | TileGeometry | 
             tile (input up to 800) covering the image with the fewest input pixels.
         overlap: minimum output-tile overlap in ``[0, tile)``. Defaults to None: 0 with valid
             padding, a quarter tile with same padding (:func:`default_overlap`).
-        batch_size: network inputs per call. Defaults to 2.
+        batch_size: network inputs per call. Defaults to 1.
         tta: test-time augmentation: False, True/``"flips"`` (4 flips) or ``"dihedral"``
             (8, with the 90-degree rotations). Defaults to False.
         output: ``"final"`` or ``"stage1"`` (chained model). Defaults to ``"final"``.
