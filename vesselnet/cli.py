@@ -443,6 +443,8 @@ def export_command(model_path, export_format, out_dir, name, model_version, tile
         result = export_model(model_path, out_dir, options)
     except ValueError as error:
         raise _fail_cleanly(error) from None
+    for path in result.removed:
+        click.echo(f"removed {path}, left by an export that was killed", err=True)
     if result.saved_model is not None:
         click.echo(f"SavedModel  {result.saved_model}  (signatures serving_default, tile; "
                    f"TF Serving config {result.saved_model.parent.parent / 'models.config'})")
