@@ -92,6 +92,21 @@ def test_an_output_that_is_a_link_to_an_input_is_refused(bundle, tmp_path):
     assert not (out / "x_mask.png").exists()
 
 
+def test_an_output_onto_a_fov_mask_is_refused(bundle, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photograph(photos / "a.png")
+    mask = np.zeros(SIZE, np.uint8)
+    mask[8:88, 8:88] = 255
+    Image.fromarray(mask).save(photos / "a_mask.png")  # DRIVE names its FOV masks so
+    masks = (photos / "a_mask.png").read_bytes()
+    report = predict_files([photos / "a.png"], bundle, photos, PredictionOptions(fov=photos))
+    assert report.outcomes[0].error == (
+        f"{photos / 'a.png'}: its output {photos / 'a_mask.png'} would replace the input "
+        f"{photos / 'a_mask.png'}; choose another --out")
+    assert (photos / "a_mask.png").read_bytes() == masks
+
+
 def test_a_second_run_into_the_input_folder_skips_the_first_runs_outputs(bundle, tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
