@@ -237,6 +237,43 @@ def test_interrupted_export_leaves_no_version_directory(network, tmp_path, monke
     assert not (tmp_path / "models.config").exists()
 
 
+def dead_pid() -> int:
+    """The id of a process that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_later_export_removes_what_a_killed_export_left(network, tmp_path, monkeypatch):
+    model, card, _ = network
+    pid = dead_pid()
+    stale_version = tmp_path / "vessels" / f".tmp-1-{pid}"  # atomic_directory's name, killed
+    stale_version.mkdir(parents=True)
+    (stale_version / "saved_model.pb").write_bytes(b"half written")
+    stale_old = tmp_path / "vessels" / f".old-4-{pid}"
+    stale_old.mkdir()
+    stale_file = tmp_path / f".tmp-vessels_132_int8.tflite-{pid}"
+    stale_file.write_bytes(b"half")
+    running = tmp_path / "vessels" / f".tmp-9-{os.getpid()}"  # a writer still at work
+    running.mkdir()
+    others = [tmp_path / "vessels" / ".tmp-notes", tmp_path / f".tmp-other_1_x.tflite-{pid}",
+              tmp_path / "vessels" / f".tmp-draft-{pid}"]  # not vesselnet's, or another model
+    for path in others:
+        path.mkdir()
+
+    def save_quickly(directory, signatures):
+        (Path(directory) / "saved_model.pb").write_bytes(b"complete")
+
+    monkeypatch.setattr(saved_model_module, "save_signatures", save_quickly)
+    target = export_saved_model(model, card, tmp_path, name="vessels")
+    assert target == tmp_path / "vessels" / "1"  # the stale .tmp-1 is no version
+    assert (target / "saved_model.pb").read_bytes() == b"complete"
+    assert not stale_version.exists() and not stale_old.exists() and not stale_file.exists()
+    assert running.is_dir() and all(path.is_dir() for path in others)
+    assert sorted(path.name for path in (tmp_path / "vessels").iterdir()) == sorted(
+        ["1", running.name, ".tmp-notes", f".tmp-draft-{pid}"])
+
+
 def test_versions_are_immutable_and_names_checked(network, exported):
     model, card, _ = network
     with pytest.raises(ValueError, match="exists"):

@@ -365,3 +365,30 @@ def test_gzip_of_a_photograph_reads_like_the_plain_file(tmp_path):
     (tmp_path / "b.ppm.gz").write_bytes(gzip.compress((tmp_path / "a.ppm").read_bytes()))
     assert np.array_equal(read_photograph(tmp_path / "b.ppm.gz"), image)
     assert np.array_equal(read_photograph(tmp_path / "a.ppm"), image)
+
+
+def _png_with_short_icc_profile(path):
+    """A valid PNG whose iCCP chunk is too short: libpng prints a warning when decoding it."""
+    import struct
+    import zlib
+
+    encoded = cv2.imencode(".png", np.full((40, 40, 3), 90, np.uint8))[1].tobytes()
+    body = b"iCCP" + b"bad\x00\x00" + zlib.compress(b"not a profile")
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+    path.write_bytes(encoded[:33] + chunk + encoded[33:])  # after the signature and IHDR
+    return path
+
+
+def test_decoder_warnings_of_libpng_and_libtiff_are_not_printed(tmp_path, capfd):
+    from vesselnet.data.io import read_array
+
+    png = _png_with_short_icc_profile(tmp_path / "profile.png")
+    tiff = tmp_path / "tagged.tif"
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(tiff, tiffinfo={65000: "x"})
+    capfd.readouterr()
+    for path in (png, tiff):
+        image = read_array(path)
+        assert image.shape == (40, 40, 3) and (image == 90).all()
+    printed = capfd.readouterr()
+    assert "libpng" not in printed.err and "TIFF" not in printed.err, printed.err
+    assert printed.out == ""

@@ -276,6 +276,31 @@ _MODEL_HELP = ("Bundle directory (e.g. runs/NAME/best), .keras or .tflite file, 
                "Default: the bundled pretrained model.")
 
 
+def _tile_report(path, done: int, total: int, seconds_left: float) -> None:
+    erase = "\r\x1b[K" if click.get_text_stream("stderr").isatty() else ""
+    click.echo(f"{erase}{path}: {done}/{total} tiles, about {seconds_left:.0f} s left", err=True)
+
+
+def _echo_selection(report) -> None:
+    """The files predict skipped (by reason) and replaced, one line each."""
+    from vesselnet.jobs.photographs import OWN_OUTPUT
+
+    counts: dict[str, list] = {}
+    for file in report.skipped:
+        counts.setdefault(file.reason, []).append(file)
+    if counts:
+        parts = "; ".join(f"{len(files)} {reason}" for reason, files in counts.items())
+        click.echo(f"skipped {len(report.skipped)} file(s) of the input folders ({parts})")
+    outputs = counts.get(OWN_OUTPUT, [])
+    if outputs:
+        names = ", ".join(f"{file.path.name} ({file.detail})" for file in outputs[:3])
+        more = f" and {len(outputs) - 3} more" if len(outputs) > 3 else ""
+        click.echo(f"  not predicted, named as predict names its outputs: {names}{more}")
+    if report.replaced:
+        click.echo(f"replaced {len(report.replaced)} file(s) of an earlier run in "
+                   f"{report.out_dir} (--overwrite)")
+
+
 @main.command("predict")
 @click.argument("inputs", nargs=-1)
 @click.option("--model", "model_path", default=None, help=_MODEL_HELP)
@@ -293,14 +318,20 @@ _MODEL_HELP = ("Bundle directory (e.g. runs/NAME/best), .keras or .tflite file, 
               help="Tiles per network call.")
 @_scale_options
 @click.option("--tile-size", type=int, default=None,
-              help="Input tile side. Default: the cheapest tile covering the image.")
+              help="Input tile side. Default: the cheapest tile covering the image. Bounded "
+                   "by what each image needs and memory allows (a warning says so).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace outputs of an earlier run in --out (refused otherwise).")
 def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta, batch_size,
-                    scale, fov_diameter, tile_size):
+                    scale, fov_diameter, tile_size, overwrite):
     """Segment the vessels of photographs: probability map, binary mask and overlay of each.
 
     INPUTS are image files (PNG, JPEG, TIFF, BMP, GIF, PPM), folders or quoted glob
     patterns; without INPUTS, the bundled sample photograph (a synthetic retina). A file that
     cannot be processed is reported and skipped; the exit code is non-zero when any failed.
+    Outputs never replace an input; files in input folders named as predict's outputs of a
+    photograph there (a_mask.png beside a.png), hidden files and non-images are skipped and
+    counted; outputs of an earlier run are replaced only with --overwrite.
 
     \b
     Examples:
@@ -308,7 +339,7 @@ def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta
       vesselnet predict photo.jpg --model runs/drive/best
       vesselnet predict photos/ 'more/**/*.png' --out seg --format png16 --threshold otsu
     """
-    from vesselnet.jobs.predict import SAMPLE_IMAGE, PredictionOptions, predict_files
+    from vesselnet.jobs.predict import SAMPLE_IMAGE, PredictionOptions, TileProgress, predict_files
 
     if not inputs:
         click.echo(f"no INPUT given: segmenting the bundled sample {SAMPLE_IMAGE}", err=True)
@@ -319,12 +350,17 @@ def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta
                                     inference=_inference_options(
                                         tile_size, batch_size, tta, scale, fov_diameter))
         report = predict_files(
-            list(inputs), model_path, out_dir, options,
-            progress=lambda outcome, done, total: progress(done, total, outcome.error))
+            list(inputs), model_path, out_dir, options, overwrite=overwrite,
+            progress=lambda outcome, done, total: progress(done, total, outcome.error),
+            tile_progress=TileProgress(_tile_report))
     except ValueError as error:  # VesselnetDataError is a ValueError
         raise _fail_cleanly(error) from None
     finally:
         progress.close()
+    _echo_selection(report)
+    for outcome in report.outcomes:
+        for warning in outcome.warnings:
+            click.echo(f"warning: {warning}")
     for outcome in report.succeeded:
         if outcome.scale is not None and outcome.scale.measured_by == "no_edge":
             click.echo(f"{outcome.input}: the FOV has no dark surround to measure; its diameter "
@@ -444,6 +480,8 @@ def export_command(model_path, export_format, out_dir, name, model_version, tile
         result = export_model(model_path, out_dir, options)
     except ValueError as error:
         raise _fail_cleanly(error) from None
+    for path in result.removed:
+        click.echo(f"removed {path}, left by an export that was killed", err=True)
     if result.saved_model is not None:
         click.echo(f"SavedModel  {result.saved_model}  (signatures serving_default, tile; "
                    f"TF Serving config {result.saved_model.parent.parent / 'models.config'})")

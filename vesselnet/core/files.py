@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +68,63 @@ def atomic_directory(path: str | Path, *, tag: str = "") -> Iterator[Path]:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     replace_directory(temporary, path)
+
+
+TEMPORARY_PATTERN = re.compile(r"^\.(tmp|old)-(?P<name>.+)-(?P<pid>[0-9]+)$")
+"""Names of the temporaries written here: ``.tmp-NAME-PID`` and ``.old-NAME-PID``."""
+
+
+def process_is_running(pid: int) -> bool:
+    """True when a process with this id exists (on this machine)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OverflowError:
+        return False
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path, name: re.Pattern | str) -> list[Path]:
+    """Deletes the temporaries left in ``folder`` by killed writers of files named ``name``.
+
+    Only entries named as this module names its temporaries (``.tmp-NAME-PID``,
+    ``.old-NAME-PID``), whose ``NAME`` fully matches ``name`` and whose process ``PID`` is no
+    longer running, are removed: a writer still at work (this process included) keeps its
+    temporary, and files of other programs that merely start with ``.tmp-`` are left alone.
+
+    Args:
+        folder: the directory to clean; a missing one is left as it is.
+        name: regular expression (or its text) that ``NAME`` must match in full, e.g.
+            ``r"[0-9]+"`` for SavedModel version folders.
+
+    Returns:
+        The paths removed.
+
+    Example:
+        >>> remove_stale_temporaries("export/vesselnet", r"[0-9]+")
+        [PosixPath('export/vesselnet/.tmp-3-41523')]
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    wanted = re.compile(name) if isinstance(name, str) else name
+    removed = []
+    for entry in sorted(folder.iterdir()):
+        match = TEMPORARY_PATTERN.match(entry.name)
+        if match is None or not wanted.fullmatch(match["name"]) \
+                or process_is_running(int(match["pid"])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

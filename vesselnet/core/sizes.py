@@ -11,6 +11,14 @@ from __future__ import annotations
 from vesselnet.core.checks import is_int
 
 PADDINGS = ("valid", "same")
+MIN_IMAGE_SIDE = 32
+"""Smallest photograph side (height and width, pixels) that vesselnet predicts.
+
+One rule for every way in: ``vesselnet predict`` (and ``predict_files``) refuses a smaller
+photograph per image, and the exported ``serving_default`` signature refuses it in the graph.
+Images smaller than the network's tile are mirror-padded by the tiling; below this size a
+fundus photograph (and its FOV estimate from corner statistics) makes no sense: a 20x20 image
+came out 87 % "vessel"."""
 BLOCKS = ("plain", "residual", "recurrent_residual", "recurrent")
 
 

@@ -12,7 +12,12 @@ same pixel grid. A file whose name ends in ``.gz`` is decompressed first (STARE 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import os
+import sys
+import tempfile
+import threading
 import zlib
 from io import BytesIO
 from pathlib import Path
@@ -85,6 +90,45 @@ def index_image_files(folder: Path) -> dict[str, Path]:
     return dict(sorted(files.items()))
 
 
+DECODER_NOISE = ("libpng warning:", "libpng error:", "[ WARN:", "TIFF")
+"""Starts of the lines image libraries print themselves while decoding; they are dropped."""
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_decoder():
+    """Silences what libpng and libtiff print while OpenCV decodes a file.
+
+    libtiff's warnings go through OpenCV's log (set to errors only inside the block); libpng
+    writes its warnings (``libpng warning: iCCP: ...``) straight to file descriptor 2, so
+    that descriptor is pointed at a temporary file for the block: lines starting with one of
+    :data:`DECODER_NOISE` are dropped, anything else is written back to stderr. The problems
+    that matter (an unreadable file) still come back as :class:`VesselnetDataError`. Set
+    ``VESSELNET_DEBUG`` to see the libraries' messages.
+    """
+    if os.environ.get("VESSELNET_DEBUG"):
+        yield
+        return
+    with _STDERR_LOCK, tempfile.TemporaryFile() as captured:
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(captured.fileno(), 2)
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            cv2.utils.logging.setLogLevel(level)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode("utf-8", "replace").splitlines()
+                    if line.strip() and not line.lstrip().startswith(DECODER_NOISE)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
+
+
 def read_array(path: Path | str) -> np.ndarray:
     """Decode an image file as it is stored: dtype kept, channels in RGB(A) order.
 
@@ -110,7 +154,8 @@ def read_array(path: Path | str) -> np.ndarray:
     array = None
     if data:
         try:
-            array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+            with quiet_decoder():
+                array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         except cv2.error:
             array = None
     if array is None or array.size == 0:

@@ -13,7 +13,9 @@ The bundle card, extended by an ``export`` section, is stored as
 ``assets.extra/vesselnet_card.json`` (TF Serving ignores ``assets.extra``). Every version
 directory is written under a temporary name (``.tmp-<version>-<pid>``, which TF Serving does not
 take for a version) and renamed when complete; ``DIR/models.config`` lists every model in
-``DIR`` for ``tensorflow_model_server --model_config_file``.
+``DIR`` for ``tensorflow_model_server --model_config_file``. Temporaries left by a killed
+export (``.tmp-<version>-<pid>`` of a process no longer running, and the like) are removed by
+the next export into the same folder (:func:`remove_stale_exports`).
 
 Example:
     >>> model, card = load_bundle("runs/drive/best")
@@ -24,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import keras
@@ -32,7 +35,7 @@ import tensorflow as tf
 from vesselnet import __version__
 from vesselnet.card import ExportRecord, ModelCard, now
 from vesselnet.core.checks import check_int
-from vesselnet.core.files import atomic_directory, atomic_write_text
+from vesselnet.core.files import atomic_directory, atomic_write_text, remove_stale_temporaries
 from vesselnet.export.signatures import (
     MIN_IMAGE_SIDE,
     PROBABILITY_OUTPUT,
@@ -79,6 +82,24 @@ def existing_versions(model_dir: str | Path) -> list[int]:
         return []
     return sorted(int(entry.name) for entry in model_dir.iterdir()
                   if entry.name.isdigit() and (entry / "saved_model.pb").is_file())
+
+
+def remove_stale_exports(out_dir: str | Path, name: str) -> list[Path]:
+    """Removes what killed exports of model ``name`` left in ``out_dir``; returns those paths.
+
+    Only vesselnet's own temporaries of a process no longer running go: version folders
+    ``out_dir/name/.tmp-<version>-<pid>`` (and ``.old-<version>-<pid>``), and the temporary
+    files of ``models.config`` and of the ``name_*.tflite`` / ``.json`` files in ``out_dir``.
+
+    Example:
+        >>> remove_stale_exports("export", "vesselnet")
+        [PosixPath('export/vesselnet/.tmp-2-31337')]
+    """
+    _check_name(name)
+    out_dir = Path(out_dir)
+    own_files = rf"{re.escape(MODELS_CONFIG)}|{re.escape(name)}_[0-9]+_[a-z0-9]+\.(tflite|json)"
+    return (remove_stale_temporaries(out_dir / name, r"[0-9]+")
+            + remove_stale_temporaries(out_dir, own_files))
 
 
 def export_card(card: ModelCard, *, geometry: TileGeometry, activation: str, fmt: str,
@@ -130,6 +151,7 @@ def export_saved_model(model: keras.Model, card: ModelCard, out_dir: str | Path,
         ValueError: a bad name, version (also: already exported) or tile size.
     """
     _check_name(name)
+    remove_stale_exports(out_dir, name)
     model_dir = Path(out_dir) / name
     if version is None:
         version = (existing_versions(model_dir) or [0])[-1] + 1

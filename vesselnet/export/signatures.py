@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 
 from vesselnet.core.scale import SCALE_TOLERANCE
+from vesselnet.core.sizes import MIN_IMAGE_SIDE  # the rule of `vesselnet predict` too
 from vesselnet.inference import (
     DEFAULT_BATCH_SIZE,
     TileGeometry,
@@ -24,10 +25,6 @@ from vesselnet.preprocessing import PreprocessConfig, fov_diameter_tf, preproces
 from vesselnet.preprocessing.fov import derive_fov_tf
 from vesselnet.preprocessing.resample import resample_map, resample_photograph
 
-#: Smallest photograph side the ``serving_default`` graph accepts. Images smaller than the
-#: network's tile are mirror-padded by the tiling; below this size a fundus photograph (and
-#: its FOV estimate from corner statistics) makes no sense.
-MIN_IMAGE_SIDE = 32
 PHOTOGRAPH_INPUT = "image"
 TILE_INPUT = "tiles"
 PROBABILITY_OUTPUT = "probability"

@@ -90,3 +90,75 @@ def choose_tile_geometry(model: keras.Model, height: int, width: int, *,
         if tile_geometry(model, candidate.input_size, output=output) == candidate:
             return candidate
     return largest
+
+
+MAX_TILE_INPUT = 2048
+"""Largest input tile side :func:`bound_tile_size` lets through (a memory bound).
+
+Activations grow with the tile's area: a 2048-pixel tile of a network with 32 first-level
+channels holds 0.5 GB per float32 feature map, and ``--tile-size 100000`` asked for 28.5 GiB
+at once. Larger photographs are tiled instead."""
+
+
+def covering_tile_geometry(model: keras.Model, height: int, width: int, *,
+                           context: int | None = None, output: str = "final") -> TileGeometry:
+    """The smallest valid tile whose output, less its context, covers the image in one tile.
+
+    Example:
+        >>> covering_tile_geometry(build_model("unet", depth=3, filters=8), 96, 96)
+        TileGeometry(input_size=136, output_size=96, alignment=4)
+    """
+    side = max(int(height), int(width))
+    wanted = side
+    for _ in range(64):
+        geometry = tile_geometry(model, wanted_output=wanted, output=output)
+        tile_context = default_context(geometry) if context is None else context
+        covered = geometry.output_size - 2 * tile_context
+        if covered >= side:
+            return geometry
+        wanted = geometry.output_size + max(side - covered, geometry.alignment)
+    raise ValueError(f"no valid tile of {getattr(model, 'name', 'the model')} covers a "
+                     f"{width}x{height} image")
+
+
+def bound_tile_size(model: keras.Model, height: int, width: int, tile_size: int | None, *,
+                    max_input: int = MAX_TILE_INPUT, context: int | None = None,
+                    output: str = "final") -> tuple[int | None, str | None]:
+    """A wanted input tile side, bounded by what the image needs and memory allows.
+
+    A tile larger than the smallest one covering the whole image
+    (:func:`covering_tile_geometry`) only adds mirrored padding: that covering tile is used
+    instead. A tile above ``max_input`` is brought down to the largest valid tile up to it.
+    ``None`` (the automatic choice) and fixed-size models are left as they are.
+
+    Args:
+        model: network of the U-Net family.
+        height: image height (at the scale the network sees it).
+        width: image width.
+        tile_size: the wanted input tile side, or None.
+        max_input: largest input tile side let through. Defaults to :data:`MAX_TILE_INPUT`.
+        context: output pixels dropped per tile side. Defaults to None (the default context).
+        output: which output sets the size. Defaults to ``"final"``.
+
+    Returns:
+        ``(tile_size, why)``: the tile side to use and ``None`` when it is the one wanted,
+        ``"image"`` when the covering tile replaced it, or ``"memory"`` when ``max_input``
+        bounded it.
+
+    Example:
+        >>> bound_tile_size(build_model("unet", depth=3, filters=8), 96, 96, 100000)
+        (136, 'image')
+    """
+    if tile_size is None or model.input_shape[1] is not None:
+        return tile_size, None
+    covering = covering_tile_geometry(model, height, width, context=context, output=output)
+    if tile_size > covering.input_size:
+        tile_size, why = covering.input_size, "image"
+    else:
+        why = None
+    if tile_size > max_input:
+        largest = tile_geometry(model, max_input, output=output)
+        if largest.input_size > max_input:
+            largest = tile_geometry(model, largest.input_size - largest.alignment, output=output)
+        tile_size, why = largest.input_size, "memory"
+    return tile_size, why

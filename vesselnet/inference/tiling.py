@@ -87,7 +87,7 @@ def check_context(context: int, geometry: TileGeometry) -> None:
 
 def overlap_tile_predict_tf(model_fn, image, geometry: TileGeometry, overlap: int,
                             batch_size: int, *, context: int = 0,
-                            window: str = "cosine") -> tf.Tensor:
+                            window: str = "cosine", on_batch=None) -> tf.Tensor:
     """Predict a whole image ``[H, W, C]`` of any size tile by tile, in TensorFlow ops.
 
     Output tiles of ``geometry.output_size - 2 * context`` pixels start at multiples of
@@ -110,6 +110,9 @@ def overlap_tile_predict_tf(model_fn, image, geometry: TileGeometry, overlap: in
             where tile borders see zero padding inside the network). Defaults to 0.
         window: ``"cosine"`` or ``"uniform"``, see :func:`blend_window`. Defaults to
             ``"cosine"``.
+        on_batch: a Python function called as ``on_batch(tiles_done, tiles_total)`` after
+            each network call (through ``tf.py_function``, so not for exported graphs).
+            Defaults to None.
 
     Returns:
         float32 ``[H, W]``: the blended vessel probability.
@@ -159,6 +162,10 @@ def overlap_tile_predict_tf(model_fn, image, geometry: TileGeometry, overlap: in
                                         [count, tile, tile])
         indices = tf.stack([rows_index, columns_index], axis=-1)
         accumulator = tf.tensor_scatter_nd_add(accumulator, indices, probability * weights_2d)
+        if on_batch is not None:
+            reported = tf.py_function(_reporter(on_batch), [last, tiles_total], tf.int32)
+            with tf.control_dependencies([reported]):
+                accumulator = tf.identity(accumulator)
         return last, accumulator
 
     _, accumulator = tf.while_loop(
@@ -170,6 +177,14 @@ def overlap_tile_predict_tf(model_fn, image, geometry: TileGeometry, overlap: in
     column_weights = _summed_weights(columns, step, tile, weights_1d, padded_width)
     return accumulator[:height, :width] / (row_weights[:height, None]
                                            * column_weights[None, :width])
+
+
+def _reporter(on_batch):
+    def report(done, total):
+        on_batch(int(done), int(total))
+        return np.int32(0)
+
+    return report
 
 
 def _summed_weights(count, step, tile, weights, length):

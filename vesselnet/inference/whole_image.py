@@ -76,7 +76,7 @@ class InferenceOptions:
 def make_tiled_predictor(model: keras.Model, geometry: TileGeometry | None = None, *,
                          overlap: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                          tta=False, output: str = "final", activation: str | None = None,
-                         context: int | None = None, window: str = "cosine"):
+                         context: int | None = None, window: str = "cosine", on_batch=None):
     """A TF-op function ``image [H, W, C] -> vessel probability [H, W]`` for ``model``.
 
     Usable eagerly, in ``tf.function`` with unknown H and W, or composed with preprocessing
@@ -95,6 +95,8 @@ def make_tiled_predictor(model: keras.Model, geometry: TileGeometry | None = Non
         context: output pixels dropped per tile side. Defaults to None
             (:func:`default_context`).
         window: blending window, ``"cosine"`` or ``"uniform"``. Defaults to ``"cosine"``.
+        on_batch: ``on_batch(tiles_done, tiles_total)``, called after each network call
+            (a ``tf.py_function``: in-process only, never in exports). Defaults to None.
 
     Example:
         >>> predictor = make_tiled_predictor(model, tile_geometry(model, 572))
@@ -120,7 +122,7 @@ def make_tiled_predictor(model: keras.Model, geometry: TileGeometry | None = Non
 
     def predict(image):
         return overlap_tile_predict_tf(tile_fn, image, geometry, overlap, tiles_per_call,
-                                       context=context, window=window)
+                                       context=context, window=window, on_batch=on_batch)
 
     return predict
 
@@ -146,7 +148,8 @@ def _checked_image(image, channels) -> np.ndarray:
 def predict_image(model: keras.Model, image, *, tile_size: int | TileGeometry | None = None,
                   overlap: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                   tta=False, output: str = "final", activation: str | None = None,
-                  context: int | None = None, window: str = "cosine") -> np.ndarray:
+                  context: int | None = None, window: str = "cosine",
+                  progress=None) -> np.ndarray:
     """Vessel probability of a whole preprocessed image by overlap-tile prediction.
 
     Implements the overlap-tile strategy of Ronneberger et al. 2015 (U-Net, Fig. 2): mirror
@@ -169,6 +172,9 @@ def predict_image(model: keras.Model, image, *, tile_size: int | TileGeometry | 
         context: output pixels dropped per tile side. Defaults to None (0 with valid padding,
             ``input // 16`` with same padding).
         window: ``"cosine"`` or ``"uniform"`` blending. Defaults to ``"cosine"``.
+        progress: ``progress(tiles_done, tiles_total)``, called after each network call.
+            One function is traced per progress object: pass the same one for many images.
+            Defaults to None.
 
     Returns:
         float32 ``[H, W]`` vessel probability.
@@ -192,13 +198,15 @@ def predict_image(model: keras.Model, image, *, tile_size: int | TileGeometry | 
     else:
         geometry = tile_geometry(model, tile_size, output=output)
     activation = output_activation(model, output) if activation is None else activation
-    key = (geometry, overlap, batch_size, tta_mode(tta), output, activation, context, window)
+    key = (geometry, overlap, batch_size, tta_mode(tta), output, activation, context, window,
+           None if progress is None else id(progress))
     functions = _FUNCTIONS.setdefault(model, {})
     if key not in functions:
         # a weak proxy: the cached function must not keep the model (its cache key) alive
         predictor = make_tiled_predictor(
             weakref.proxy(model), geometry, overlap=overlap, batch_size=batch_size, tta=tta,
-            output=output, activation=activation, context=context, window=window)
+            output=output, activation=activation, context=context, window=window,
+            on_batch=progress)
         functions[key] = tf.function(predictor, input_signature=[
             tf.TensorSpec([None, None, image.shape[-1]], tf.float32)])
     return functions[key](tf.constant(image)).numpy()

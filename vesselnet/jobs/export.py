@@ -16,7 +16,7 @@ import keras
 from vesselnet.card import ModelCard
 from vesselnet.core.checks import check_int
 from vesselnet.export.calibration import DEFAULT_CALIBRATION_TILES
-from vesselnet.export.saved_model import export_saved_model
+from vesselnet.export.saved_model import export_saved_model, remove_stale_exports
 from vesselnet.export.tflite import QUANTIZATIONS, export_tflite
 from vesselnet.loading import load_model
 
@@ -65,10 +65,12 @@ class ExportOptions:
 
 @dataclasses.dataclass(frozen=True)
 class ExportResult:
-    """Where an export landed: the SavedModel version directory and the ``.tflite`` files."""
+    """Where an export landed: the SavedModel version directory and the ``.tflite`` files;
+    ``removed``: temporaries of earlier, killed exports that were deleted first."""
 
     saved_model: Path | None
     tflite: dict[str, Path]
+    removed: tuple[Path, ...] = ()
 
 
 def _calibration_records(options: ExportOptions, card: ModelCard):
@@ -101,9 +103,13 @@ def export_model(model_path: str | Path | None, out_dir: str | Path,
     """Loads a bundle (or ``.keras`` file; None: the bundled model) and writes the requested
     exports into ``out_dir``.
 
+    Temporaries that killed exports of the same model name left in ``out_dir`` are removed
+    first (see :func:`~vesselnet.export.saved_model.remove_stale_exports`).
+
     Raises:
         ValueError: a bad model path or option (the message names it).
     """
+    removed = tuple(remove_stale_exports(out_dir, options.name))
     loaded = load_model(model_path)
     if not isinstance(loaded.model, keras.Model):
         raise ValueError(f"{loaded.source}: an exported {loaded.format} model cannot be exported "
@@ -119,4 +125,4 @@ def export_model(model_path: str | Path | None, out_dir: str | Path,
                                tile_size=options.tile_size, quantizations=options.quantizations,
                                calibration_records=_calibration_records(options, card),
                                calibration_count=options.calibration_tiles)
-    return ExportResult(saved_model, tflite)
+    return ExportResult(saved_model, tflite, removed)

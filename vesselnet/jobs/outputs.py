@@ -79,6 +79,17 @@ def overlay(image: np.ndarray, mask: np.ndarray, colour=OVERLAY_COLOUR,
     return result
 
 
+def output_file_names(name: str) -> frozenset[str]:
+    """Every file name :func:`write_prediction` may write for image ``name``, in any format.
+
+    Example:
+        >>> sorted(output_file_names("a"))
+        ['a_mask.png', 'a_overlay.png', 'a_probability.npy', 'a_probability.png']
+    """
+    return frozenset(path.name for map_format in MAP_FORMATS
+                     for path in output_paths(Path(), name, map_format).values())
+
+
 def output_paths(out_dir: Path, name: str, map_format: str) -> dict[str, Path]:
     """Files written for image ``name``: ``probability``, ``mask`` and ``overlay``."""
     return {

@@ -10,6 +10,7 @@ import numpy as np
 
 from vesselnet.data import VesselnetDataError, derive_fov, read_mask
 from vesselnet.data.io import IMAGE_SUFFIXES, image_stem, index_image_files, is_image_file
+from vesselnet.jobs.outputs import output_file_names
 
 GLOB_CHARACTERS = frozenset("*?[")
 FOV_SUFFIXES = ("", "_mask", "_fov")
@@ -34,61 +35,170 @@ class InputFile:
         return image_stem(self.path)
 
 
-def _expand(pattern: str) -> list[InputFile]:
+HIDDEN = "hidden file"
+NOT_AN_IMAGE = "not an image file"
+OWN_OUTPUT = "output of predict"
+SKIP_REASONS = (HIDDEN, NOT_AN_IMAGE, OWN_OUTPUT)
+
+
+@dataclasses.dataclass(frozen=True)
+class SkippedFile:
+    """A file found in an input folder (or by a pattern) that is not predicted, and why.
+
+    Args:
+        path: the file.
+        reason: one of :data:`SKIP_REASONS`.
+        detail: more about the reason (for an output: which photograph's). Defaults to "".
+    """
+
+    path: Path
+    reason: str
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"path": str(self.path), "reason": self.reason, "detail": self.detail}
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSelection:
+    """What :func:`select_inputs` found: the inputs to predict and the files it skipped.
+
+    Args:
+        items: the inputs, in order (see :func:`collect_inputs`).
+        skipped: files of input folders and pattern matches that are not predicted.
+    """
+
+    items: tuple[InputFile, ...]
+    skipped: tuple[SkippedFile, ...] = ()
+
+    def skipped_counts(self) -> dict[str, int]:
+        """Skipped files by reason, in the order of :data:`SKIP_REASONS` (zeros left out)."""
+        counts = {reason: 0 for reason in SKIP_REASONS}
+        for file in self.skipped:
+            counts[file.reason] += 1
+        return {reason: count for reason, count in counts.items() if count}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Found:
+    path: Path
+    listed: bool  # found in a folder or by a pattern, rather than named by the user
+
+
+def _expand(pattern: str, skipped: list[SkippedFile]) -> list[_Found | InputFile]:
     path = Path(pattern)
     if path.is_dir():
-        files = [InputFile(file) for file in sorted(path.iterdir()) if is_image_file(file)]
+        files = []
+        for file in sorted(path.iterdir()):
+            if file.name.startswith("."):
+                if file.is_file():
+                    skipped.append(SkippedFile(file, HIDDEN))
+            elif is_image_file(file):
+                files.append(_Found(file, True))
+            elif file.is_file():
+                skipped.append(SkippedFile(file, NOT_AN_IMAGE))
         return files or [InputFile(path, f"no image files in the folder (expected "
                                          f"*{', *'.join(IMAGE_SUFFIXES)})")]
     if path.is_file():
-        return [InputFile(path)]  # any file: an unreadable one is reported when read
+        return [_Found(path, False)]  # any file: an unreadable one is reported when read
     if GLOB_CHARACTERS & set(pattern):
         matches = sorted(glob.glob(pattern, recursive=True))
         files = []
         for match in map(Path, matches):
             if match.is_dir():
-                files.extend(file for file in _expand(str(match)) if file.error is None)
+                files.extend(file for file in _expand(str(match), skipped)
+                             if isinstance(file, _Found))
             elif is_image_file(match):
-                files.append(InputFile(match))
+                files.append(_Found(match, True))
         return files or [InputFile(path, "no image files match this pattern")]
     return [InputFile(path, "file not found")]
 
 
-def collect_inputs(inputs: list[str | Path]) -> list[InputFile]:
-    """The photographs named by files, directories (their image files) and glob patterns.
+def _own_outputs(found: list[_Found]) -> dict[Path, Path]:
+    """Listed files named as predict names the outputs of another found photograph.
 
-    Files are kept in the order given, each once. A second file whose output name is taken
-    (``a.png`` and ``other/a.tif``) would overwrite the first one's outputs: it is returned
-    with an error instead, as are missing files, empty folders and patterns matching nothing.
+    ``a_mask.png``, ``a_overlay.png`` and ``a_probability.png`` are what ``predict`` writes
+    for ``a.png``: found beside (or anywhere among the inputs with) ``a.png``, they are taken
+    as an earlier run's outputs, not as photographs. Files the user named one by one are
+    always predicted. Returns ``{output file: the photograph it belongs to}``.
+    """
+    owners: dict[str, Path] = {}
+    for file in found:
+        for output_name in output_file_names(image_stem(file.path)):
+            owners.setdefault(output_name, file.path)
+    named = {file.path.resolve() for file in found if not file.listed}
+    return {file.path: owners[file.path.name] for file in found
+            if file.listed and file.path.name in owners and owners[file.path.name] != file.path
+            and file.path.resolve() not in named}
+
+
+def select_inputs(inputs: list[str | Path]) -> InputSelection:
+    """The photographs named by files, folders and glob patterns, and the files skipped.
+
+    Rules, in this order:
+
+    - Hidden files (names starting with ``.``) and files without an image suffix in an input
+      folder are skipped and counted.
+    - A file found in a folder or by a pattern whose name is one predict writes for another
+      found photograph (``a_mask.png``, ``a_overlay.png``, ``a_probability.png`` beside
+      ``a.png``) is skipped as an earlier run's output. A file named one by one is always
+      taken; when its outputs would replace an input, the prediction job refuses that image.
+    - Files are kept in the order given, each once; a second file whose output name is taken
+      (``a.png`` and ``other/a.tif``) is returned with an error, as are missing files, empty
+      folders and patterns matching nothing.
 
     Args:
         inputs: paths or patterns (``*``, ``?``, ``[...]``; ``**`` searches subfolders).
 
+    Raises:
+        ValueError: no inputs given.
+
     Example:
-        >>> [item.name for item in collect_inputs(["photos/", "extra/*.jpg"])]
-        ['01', '02', 'x']
+        >>> selection = select_inputs(["photos/"])
+        >>> [item.name for item in selection.items], selection.skipped_counts()
+        (['01', '02'], {'hidden file': 1, 'output of predict': 3})
     """
     if not inputs:
         raise ValueError("no inputs given: pass image files, folders or glob patterns")
+    skipped: list[SkippedFile] = []
+    expanded = [_expand(str(pattern), skipped) for pattern in inputs]
+    outputs = _own_outputs([entry for entries in expanded for entry in entries
+                            if isinstance(entry, _Found)])
     collected: list[InputFile] = []
     seen: set[Path] = set()
     owners: dict[str, Path] = {}
-    for pattern in inputs:
-        for item in _expand(str(pattern)):
-            if item.error is not None:
-                collected.append(item)
+    for entries in expanded:
+        for entry in entries:
+            if isinstance(entry, InputFile):
+                collected.append(entry)
                 continue
-            resolved = item.path.resolve()
+            resolved = entry.path.resolve()
             if resolved in seen:
                 continue
             seen.add(resolved)
+            if entry.path in outputs:
+                skipped.append(SkippedFile(entry.path, OWN_OUTPUT,
+                                           f"written for {outputs[entry.path]}"))
+                continue
+            item = InputFile(entry.path)
             if item.name in owners:
                 item = InputFile(item.path, f"same output name {item.name!r} as "
                                             f"{owners[item.name]}; rename one of them")
             else:
                 owners[item.name] = item.path
             collected.append(item)
-    return collected
+    return InputSelection(tuple(collected), tuple(dict.fromkeys(skipped)))
+
+
+def collect_inputs(inputs: list[str | Path]) -> list[InputFile]:
+    """The inputs of :func:`select_inputs`, without the skipped files.
+
+    Example:
+        >>> [item.name for item in collect_inputs(["photos/", "extra/*.jpg"])]
+        ['01', '02', 'x']
+    """
+    return list(select_inputs(inputs).items)
 
 
 class FovSource:
@@ -118,6 +228,12 @@ class FovSource:
             self._shared = read_mask(self.path)
         else:
             raise VesselnetDataError(f"{self.path}: FOV file or folder not found")
+
+    def files(self) -> list[Path]:
+        """The mask files this source reads (none when FOVs are derived)."""
+        if self._files is not None:
+            return list(self._files.values())
+        return [] if self.path is None else [self.path]
 
     @property
     def kind(self) -> str:

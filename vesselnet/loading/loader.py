@@ -97,7 +97,8 @@ class LoadedModel:
         return {"tile_size": self.geometry}
 
     def predict(self, network_input, *, tile_size: int | None = None,
-                batch_size: int | None = None, tta=None, output: str = "final") -> np.ndarray:
+                batch_size: int | None = None, tta=None, output: str = "final",
+                progress=None) -> np.ndarray:
         """Vessel probability ``[H, W]`` of a preprocessed image ``[H, W, C]``.
 
         Same arguments as ``vesselnet.inference.predict_image``; those not given come from
@@ -105,7 +106,7 @@ class LoadedModel:
         """
         options = self.options
         return predict_image(
-            self.model, network_input, output=output,
+            self.model, network_input, output=output, progress=progress,
             batch_size=options.batch_size if batch_size is None else batch_size,
             tta=options.tta if tta is None else tta,
             **self.predict_arguments(options.tile_size if tile_size is None else tile_size))
@@ -120,7 +121,8 @@ class LoadedModel:
                             fov=fov, fov_diameter_px=self.options.fov_diameter)
 
     def predict_photograph(self, image: np.ndarray, fov: np.ndarray,
-                           outputs: tuple[str, ...] = ("final",)) -> PhotographPrediction:
+                           outputs: tuple[str, ...] = ("final",), *,
+                           progress=None) -> PhotographPrediction:
         """Vessel probability maps of a photograph, at the network's scale (see
         :attr:`options`), on the photograph's own grid, 0 outside its FOV.
 
@@ -132,6 +134,8 @@ class LoadedModel:
             fov: bool field of view ``[H, W]``.
             outputs: ``"final"`` and/or ``"stage1"`` (chained model). Defaults to
                 ``("final",)``.
+            progress: ``progress(tiles_done, tiles_total)`` after each network call (see
+                ``vesselnet.inference.predict_image``). Defaults to None.
 
         Returns:
             A :class:`PhotographPrediction`: float32 maps in [0, 1] by output, and the scale.
@@ -148,7 +152,7 @@ class LoadedModel:
         inputs = self.network_input(network_image, network_fov)
         maps = {}
         for output in outputs:
-            probability = self.predict(inputs, output=output)
+            probability = self.predict(inputs, output=output, progress=progress)
             if scale.factor != 1.0:
                 probability = np.asarray(resample_map(probability, image.shape[:2]))
             maps[output] = np.where(fov, np.clip(probability, 0.0, 1.0), 0.0).astype(np.float32)
