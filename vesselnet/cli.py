@@ -143,7 +143,7 @@ def models_command(arch, input_size, channels, filters, depth, n_classes, paddin
 @click.argument("run_dir", required=False, type=click.Path(file_okay=False))
 @click.option("--config", "config_source", default=None,
               help="TOML file, or preset name (synthetic, drive, drive_baseline, drive_valid, "
-                   "chase_db1). Default: all defaults.")
+                   "chase_db1, multi). Default: all defaults.")
 @click.option("--resume", "resume_dir", default=None, type=click.Path(file_okay=False),
               help="Continue the run in this directory from its last checkpoint.")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
