@@ -5,7 +5,7 @@ Run by hand from the repository root:
     python3 benchmarks/bench_export.py [--bundle runs/NAME/best] [--data-dir DRIVE]
         [--images 4] [--repeats 2] [--threads 2] [--calibration-tiles 32] [--keep DIR]
 
-The bundle defaults to the bundled ``vesselnet/pretrained/drive-ensemble`` when present, else
+The bundle defaults to the bundled ``vesselnet/pretrained/multi-chained`` when present, else
 a freshly built (untrained) chained U-Net with 16 filters and depth 4. Held-out images: the bundle card's
 validation images from the DRIVE training split (``../shared/datasets/DRIVE``), else the last
 four DRIVE training images, else synthetic retinas. Every format is exported into a temporary
@@ -49,7 +49,7 @@ from vesselnet.metrics import MetricAccumulator  # noqa: E402
 from vesselnet.models import build_model  # noqa: E402
 from vesselnet.preprocessing import preprocess  # noqa: E402
 
-DEFAULT_BUNDLE = REPOSITORY / "vesselnet" / "pretrained" / "drive-ensemble"
+DEFAULT_BUNDLE = REPOSITORY / "vesselnet" / "pretrained" / "multi-chained"
 DEFAULT_DRIVE = REPOSITORY.parent / "shared" / "datasets" / "DRIVE"
 
 

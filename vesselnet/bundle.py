@@ -28,7 +28,7 @@ README_FILE = "README.md"
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 """Bundles shipped inside the package, one directory each."""
 
-DEFAULT_MODEL = PRETRAINED_DIR / "drive-ensemble"
+DEFAULT_MODEL = PRETRAINED_DIR / "multi-chained"
 """The bundled pretrained model (a bundle directory), used when no model is given."""
 
 

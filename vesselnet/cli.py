@@ -100,7 +100,7 @@ def models_command(arch, input_size, channels, filters, depth, n_classes, paddin
             click.echo("Architectures (vesselnet models ARCH for details):")
             for name, text in ARCHITECTURES.items():
                 click.echo(f"  {name:<9} {text}")
-            click.echo("Pretrained models (--model NAME; drive-ensemble is the default of predict "
+            click.echo("Pretrained models (--model NAME; multi-chained is the default of predict "
                        "and evaluate):")
             for name, facts in pretrained.items():
                 best = facts["best_validation"]
