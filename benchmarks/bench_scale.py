@@ -2,8 +2,8 @@
 
 Run by hand from the repository root:
 
-    python3 benchmarks/bench_scale.py [--model NAME_OR_PATH ...] [--scale auto|none]
-        [--repeats 2]
+    python3 benchmarks/bench_scale.py [--model NAME_OR_PATH[@BATCH] ...] [--scale auto|none]
+        [--size HRF-size ...] [--repeats 2]
 
 For a DRIVE-size (565x584), a CHASE_DB1-size (999x960) and an HRF-size (3504x2336) photograph,
 each case runs in a fresh process: the model is loaded, one prediction of the whole photograph
@@ -32,6 +32,8 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
+from vesselnet.core.sizes import DEFAULT_BATCH_SIZE  # noqa: E402
+
 SIZES = {"DRIVE-size": (584, 565), "CHASE_DB1-size": (960, 999), "HRF-size": (2336, 3504)}
 SCALES = ("auto", "none")
 
@@ -44,6 +46,14 @@ def memory_mib(field: str) -> float:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
+def split_model(text: str | None) -> tuple[str | None, int]:
+    """``NAME_OR_PATH[@BATCH]`` -> (model, tiles per network call)."""
+    if text and "@" in text:
+        model, batch = text.rsplit("@", 1)
+        return model, int(batch)
+    return text, DEFAULT_BATCH_SIZE
+
+
 def child(model: str | None, size: str, scale: str, repeats: int) -> None:
     """One case in this (fresh) process; prints one JSON line."""
     from vesselnet.data import synthetic_retina
@@ -51,7 +61,8 @@ def child(model: str | None, size: str, scale: str, repeats: int) -> None:
     from vesselnet.loading import load_model
 
     record = synthetic_retina(0, size=SIZES[size])
-    loaded = load_model(model, InferenceOptions(scale=scale))
+    model, batch_size = split_model(model)
+    loaded = load_model(model, InferenceOptions(scale=scale, batch_size=batch_size))
     loaded_mib = memory_mib("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak to the current RSS
     start = time.perf_counter()
@@ -70,13 +81,17 @@ def child(model: str | None, size: str, scale: str, repeats: int) -> None:
                       "peak_mib": memory_mib("VmHWM") - before, "first_peak_mib": first_peak,
                       "factor": prediction.scale.factor,
                       "fov_diameter": prediction.scale.fov_diameter,
-                      "model": loaded.description}))
+                      "model": loaded.description, "batch_size": batch_size}))
 
 
 def main(arguments=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", default=None,
-                        help="repeatable, measured in one run; default: the bundled model")
+                        help="NAME_OR_PATH[@BATCH] (tiles per network call, default "
+                             f"{DEFAULT_BATCH_SIZE}); repeatable, measured in one run; "
+                             "default: the bundled model")
+    parser.add_argument("--size", action="append", choices=list(SIZES), default=None,
+                        help="repeatable; default: all three")
     parser.add_argument("--scale", action="append", choices=SCALES, default=None,
                         help="repeatable; default: both")
     parser.add_argument("--repeats", type=int, default=2)
@@ -87,7 +102,7 @@ def main(arguments=None) -> None:
         return
     rows = []
     for model in options.model or [None]:
-        for size in SIZES:
+        for size in options.size or SIZES:
             for scale in options.scale or SCALES:
                 command = [sys.executable, __file__, "--repeats", str(options.repeats),
                            "--child", size, scale] + (["--model", model] if model else [])
@@ -95,13 +110,13 @@ def main(arguments=None) -> None:
                                         text=True).stdout
                 rows.append(json.loads(output.strip().splitlines()[-1]))
                 print(f"done: {model or 'bundled'} {size} {scale}", file=sys.stderr)
-    print("| model | photograph | --scale | factor | FOV diameter | s / photograph (median) "
+    print("| model | tiles per call | photograph | --scale | factor | FOV diameter | s / photograph (median) "
           "| first call | peak memory growth, first call / repeats |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---|---|---:|---:|---:|---:|---:|")
     for row in rows:
         height, width = SIZES[row["size"]]
         diameter = f"{row['fov_diameter']:.0f}" if row["fov_diameter"] else "-"
-        print(f"| {row['model']} | {row['size']} {width}x{height} | {row['scale']} | "
+        print(f"| {row['model']} | {row['batch_size']} | {row['size']} {width}x{height} | {row['scale']} | "
               f"{row['factor']:.3f} | {diameter} | {row['median']:.2f} | {row['first']:.2f} | "
               f"{row['first_peak_mib']:.0f} / {row['peak_mib']:.0f} MiB |")
 
