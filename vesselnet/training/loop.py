@@ -220,6 +220,8 @@ class _Run:
             self.log.scalars(state.step, {f"validation/{name}/{key}": value
                                           for key, value in figures.items()})
         self.log.image(state.step, "validation/input_probability_truth", result.preview)
+        for name, image in result.images.items():
+            self.log.image(state.step, f"validation/{name}", image)
         improved = math.isfinite(result.f1) and not (result.f1 <= state.best_f1)
         if improved:
             state = dataclasses.replace(state, best_f1=result.f1, best_step=state.step,
