@@ -26,8 +26,12 @@ from test_training import TINY, TOLERANCE, max_difference, tiny_config, weights
 from vesselnet.bundle import read_card
 from vesselnet.cli import main
 from vesselnet.training import fit, resume_config
-from vesselnet.training.checkpoint import CheckpointError, CheckpointStore, TrainingState
-from vesselnet.training.checkpoint import checkpoint_problem
+from vesselnet.training.checkpoint import (
+    CheckpointError,
+    CheckpointStore,
+    TrainingState,
+    checkpoint_problem,
+)
 from vesselnet.training.run_folder import previous_results
 
 SETTINGS = ["training.validate_every=3"]
