@@ -145,7 +145,10 @@ def models_command(arch, input_size, channels, filters, depth, n_classes, paddin
               help="TOML file, or preset name (synthetic, drive, drive_baseline, drive_valid, "
                    "chase_db1, multi). Default: all defaults.")
 @click.option("--resume", "resume_dir", default=None, type=click.Path(file_okay=False),
-              help="Continue the run in this directory from its last checkpoint.")
+              help="Continue the run in this directory from its newest intact checkpoint.")
+@click.option("--overwrite", is_flag=True,
+              help="Start a new run in RUN_DIR even if it holds an earlier run's results "
+                   "(checkpoints, history.json, best/, final/); they are replaced.")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override one setting; VALUE is a TOML literal (repeatable).")
 @click.option("--steps", type=int, default=None, help="Shortcut for --set training.steps=N.")
@@ -158,8 +161,8 @@ def models_command(arch, input_size, channels, filters, depth, n_classes, paddin
               default=None, help="Shortcut for --set training.strategy=... "
                                  "(multiworker reads TF_CONFIG).")
 @click.option("--seed", type=int, default=None, help="Shortcut for --set training.seed=N.")
-def fit_command(run_dir, config_source, resume_dir, overrides, steps, batch_size, data_dir,
-                precision, strategy, seed):
+def fit_command(run_dir, config_source, resume_dir, overwrite, overrides, steps, batch_size,
+                data_dir, precision, strategy, seed):
     """Train a network; checkpoints, logs, history and bundles go into RUN_DIR.
 
     \b
@@ -167,6 +170,7 @@ def fit_command(run_dir, config_source, resume_dir, overrides, steps, batch_size
       vesselnet fit runs/demo --config synthetic
       vesselnet fit runs/drive --config drive --data-dir ../shared/datasets/DRIVE
       vesselnet fit --resume runs/drive
+      vesselnet fit runs/drive --config drive --data-dir D --overwrite
       vesselnet fit runs/x --config drive --data-dir D --set optimizer.name=sgd \\
           --set optimizer.learning_rate=0.01 --steps 200
     """
@@ -175,6 +179,8 @@ def fit_command(run_dir, config_source, resume_dir, overrides, steps, batch_size
 
     if (run_dir is None) == (resume_dir is None):
         raise click.UsageError("give RUN_DIR for a new run or --resume RUN_DIR, not both")
+    if overwrite and resume_dir is not None:
+        raise click.UsageError("--overwrite starts a new run; it cannot go with --resume")
     shortcuts = {"training.steps": steps, "training.batch_size": batch_size,
                  "training.precision": precision, "training.strategy": strategy,
                  "training.seed": seed, "data.data_dir": data_dir}
@@ -191,7 +197,8 @@ def fit_command(run_dir, config_source, resume_dir, overrides, steps, batch_size
     except ValueError as error:
         raise _fail_cleanly(error) from None
     try:
-        result = fit(config, resume_dir or run_dir, resume=resume_dir is not None)
+        result = fit(config, resume_dir or run_dir, resume=resume_dir is not None,
+                     overwrite=overwrite)
     except (ValueError, TrainingDivergedError) as error:  # VesselnetDataError is a ValueError
         raise _fail_cleanly(error) from None
     best = f", best validation F1 {result.best_f1:.4f} at step {result.best_step}" \

@@ -7,7 +7,10 @@ scaling; atomic checkpoints every N steps with the data-order position; whole-im
 validation with the best and final models kept as bundles (see :mod:`vesselnet.bundle`).
 Every photograph is first brought to the run's scale, ``data.fov_diameter``
 (:mod:`vesselnet.training.scale`); validation scores on the original grid.
-``resume_config(run_dir)`` reads back the configuration a run directory was started with.
+``resume_config(run_dir)`` reads back the configuration a run directory was started with,
+refusing an empty or damaged ``config.toml``; a resume starts from the newest *intact*
+checkpoint (damaged newer ones are named and skipped), and a new run never replaces an
+earlier run's results unless asked to (``overwrite``, :mod:`vesselnet.training.run_folder`).
 """
 
 from vesselnet.training.loop import FitResult, TrainingDivergedError, fit

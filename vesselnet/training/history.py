@@ -37,13 +37,22 @@ class RunHistory:
 
     @classmethod
     def load(cls, path: str | Path, up_to_step: int) -> RunHistory:
-        """Reads ``path`` (if present), keeping entries with ``step <= up_to_step``."""
+        """Reads ``path`` (if present), keeping entries with ``step <= up_to_step``.
+
+        Raises:
+            ValueError: ``path`` is not a run history (the message names the file).
+        """
         history = cls(path)
         if history.path.is_file():
-            values = json.loads(history.path.read_text(encoding="utf-8"))
-            history.train = [e for e in values.get("train", []) if e["step"] <= up_to_step]
-            history.validation = [e for e in values.get("validation", [])
-                                  if e["step"] <= up_to_step]
+            try:
+                values = json.loads(history.path.read_text(encoding="utf-8"))
+                history.train = [e for e in values.get("train", []) if e["step"] <= up_to_step]
+                history.validation = [e for e in values.get("validation", [])
+                                      if e["step"] <= up_to_step]
+            except (ValueError, TypeError, KeyError, AttributeError) as error:
+                raise ValueError(f"{history.path} is damaged: not a run history "
+                                 f"({type(error).__name__}: {error}); move it aside to resume "
+                                 "without the earlier curve") from None
         return history
 
     def add_train(self, step: int, seconds: float, loss: float, learning_rate: float) -> None:

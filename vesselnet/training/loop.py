@@ -11,6 +11,7 @@ import numpy as np
 
 from vesselnet.bundle import save_bundle
 from vesselnet.config import RunConfig, to_toml
+from vesselnet.core.files import atomic_write_text
 from vesselnet.training.card import make_card, set_records
 from vesselnet.training.checkpoint import TrainingState, variables_finite
 from vesselnet.training.components import build_components, distributed_dataset
@@ -23,6 +24,7 @@ from vesselnet.training.distribute import (
 from vesselnet.training.history import RunHistory
 from vesselnet.training.reporting import Progress, TensorBoardLog
 from vesselnet.training.run_config import CONFIG_FILE
+from vesselnet.training.run_folder import HISTORY_FILE, prepare_new_run
 from vesselnet.training.step import current_learning_rate, make_train_step
 from vesselnet.training.validation import Validator
 
@@ -53,7 +55,8 @@ class FitResult:
     stopped_early: bool
 
 
-def fit(config: RunConfig, run_dir: str | Path, resume: bool = False) -> FitResult:
+def fit(config: RunConfig, run_dir: str | Path, resume: bool = False,
+        overwrite: bool = False) -> FitResult:
     """Trains the network of ``config``, writing everything into ``run_dir``.
 
     ``run_dir`` receives ``config.toml``, ``checkpoints/``, ``logs/`` (TensorBoard),
@@ -68,33 +71,44 @@ def fit(config: RunConfig, run_dir: str | Path, resume: bool = False) -> FitResu
 
     Args:
         config: the :class:`~vesselnet.config.RunConfig`.
-        run_dir: the run directory; must not hold checkpoints unless ``resume``.
-        resume: continue from the newest checkpoint in ``run_dir`` (same batches as an
-            uninterrupted run from there on).
+        run_dir: the run directory; for a new run it must not hold an earlier run's results
+            (checkpoints, ``history.json``, ``best/`` or any bundle) unless ``overwrite``.
+        resume: continue from the newest intact checkpoint in ``run_dir`` (same batches as
+            an uninterrupted run from there on); damaged newer ones are skipped and named.
+        overwrite: a new run replaces an earlier run's results in ``run_dir`` (named in the
+            output; removed once the new run's data and network are built).
 
     Returns:
         A :class:`FitResult`.
 
     Raises:
-        ValueError: a bad config, or ``run_dir`` in the wrong state for ``resume``.
+        ValueError: a bad config, or ``run_dir`` in the wrong state for ``resume``
+            (:class:`~vesselnet.training.checkpoint.CheckpointError` when no checkpoint is
+            intact), or a damaged ``history.json``.
         vesselnet.data.io.VesselnetDataError: a data folder in the wrong layout.
         TrainingDivergedError: the loss turned NaN or infinite.
 
     Example:
         >>> result = fit(load_config("synthetic", ["training.steps=50"]), "runs/demo")
     """
+    if resume and overwrite:
+        raise ValueError("overwrite starts a new run; it cannot go with resume")
     strategy = make_strategy(config.training.strategy)  # before any other TF op
     with precision_policy(config.training.precision), op_determinism(
             config.training.deterministic):
-        return _Run(config, Path(run_dir), strategy).train(resume)
+        return _Run(config, Path(run_dir), strategy, resume, overwrite).train()
 
 
 class _Run:
     """The state of one :func:`fit` call (model, optimizer, data, logs)."""
 
-    def __init__(self, config: RunConfig, run_dir: Path, strategy):
+    def __init__(self, config: RunConfig, run_dir: Path, strategy, resume: bool,
+                 overwrite: bool):
         self.config, self.run_dir, self.strategy = config, run_dir, strategy
+        self.resume, self.overwrite = resume, overwrite
         self.role = worker_role(strategy)
+        if not resume and not overwrite:
+            prepare_new_run(run_dir, overwrite=False)  # refuses before the data is read
         self.parts = build_components(config, run_dir, strategy, self.role)
         self.model, self.store = self.parts.model, self.parts.store
         self.total_steps = self.parts.total_steps
@@ -116,34 +130,36 @@ class _Run:
             f"training scale: FOV diameter {images.fov_diameter:.1f} px ({origin}); "
             f"{len(images.resampled)} of {len(images.scales)} photographs resampled")
 
-    def _start(self, resume: bool) -> TrainingState:
-        latest = self.store.latest()
-        if resume:
-            if latest is None:
-                raise ValueError(f"{self.run_dir}: no checkpoint to resume from")
-            state = self.store.restore(latest)
-            self.history = RunHistory.load(self.run_dir / "history.json", state.step)
+    def _start(self) -> TrainingState:
+        if self.resume:
+            used, state, skipped = self.store.restore_newest_intact()
+            for path, problem in skipped:
+                self.progress_message(f"skipped checkpoint {path.name}: {problem}")
+            self.history = RunHistory.load(self.run_dir / HISTORY_FILE, state.step)
             self._write_config()
-            self.progress_message(f"resumed from {latest} (step {state.step})")
+            newer = (f"; {len(skipped)} newer checkpoint{'s' if len(skipped) > 1 else ''} "
+                     "skipped as damaged" if skipped else "")
+            self.progress_message(f"resumed from {used} (step {state.step}){newer}")
             return state
-        if latest is not None:
-            raise ValueError(f"{self.run_dir} already holds a run (checkpoint {latest.name}); "
-                             "resume it with --resume or choose a new run directory")
+        if self.overwrite:
+            replaced = prepare_new_run(self.run_dir, overwrite=True,
+                                       is_chief=self.role.is_chief)
+            if replaced:
+                self.progress_message(replaced)
         self._write_config()
-        self.history = RunHistory(self.run_dir / "history.json")
+        self.history = RunHistory(self.run_dir / HISTORY_FILE)
         return TrainingState()
 
     def _write_config(self) -> None:
         if self.role.is_chief:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / CONFIG_FILE).write_text(to_toml(self.config), encoding="utf-8")
+            atomic_write_text(self.run_dir / CONFIG_FILE, to_toml(self.config))
 
     def progress_message(self, text: str) -> None:
         if self.role.is_chief:
             print(text, flush=True)
 
-    def train(self, resume: bool) -> FitResult:
-        state = self._start(resume)
+    def train(self) -> FitResult:
+        state = self._start()
         self.store.remove_stale_temporaries()
         parts = self.parts
         train_step = make_train_step(self.strategy, parts.model, parts.optimizer,
@@ -204,6 +220,8 @@ class _Run:
             self.log.scalars(state.step, {f"validation/{name}/{key}": value
                                           for key, value in figures.items()})
         self.log.image(state.step, "validation/input_probability_truth", result.preview)
+        for name, image in result.images.items():
+            self.log.image(state.step, f"validation/{name}", image)
         improved = math.isfinite(result.f1) and not (result.f1 <= state.best_f1)
         if improved:
             state = dataclasses.replace(state, best_f1=result.f1, best_step=state.step,
@@ -224,7 +242,7 @@ class _Run:
     def _checkpoint(self, state: TrainingState) -> None:
         if not variables_finite(self.model.trainable_variables):
             self._diverged(state.step, "the weights are no longer finite")
-        self.store.save(state)
+        self.store.save(state, files={CONFIG_FILE: to_toml(self.config)})
         if self.role.is_chief:
             self.history.write()
 

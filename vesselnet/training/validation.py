@@ -31,6 +31,9 @@ class ValidationResult:
         preview: float32 ``[H, 3 W, 1]``: input, probability and truth of the first image.
         sets: the :attr:`scores` of each group of images (data set) on its own, by name.
             Defaults to {} (one data set).
+        images: the first image for TensorBoard, float32 in [0, 1] on its original grid:
+            ``photograph`` (RGB ``[H, W, 3]``), ``probability`` (``[H, W, 1]``) and
+            ``errors`` (:func:`error_map`). Defaults to {}.
     """
 
     f1: float
@@ -38,12 +41,39 @@ class ValidationResult:
     metrics: dict
     preview: np.ndarray
     sets: dict = dataclasses.field(default_factory=dict)
+    images: dict = dataclasses.field(default_factory=dict)
 
     @property
     def scores(self) -> dict:
         """The scores as run histories and bundle cards name them: ``f1``, ``auc`` (ROC) and
         the other metrics under their own names."""
         return _named(self.metrics)
+
+
+ERROR_COLOURS = {"true_positive": (1.0, 1.0, 1.0), "false_positive": (1.0, 0.0, 0.0),
+                 "false_negative": (0.0, 0.4, 1.0), "outside_fov": (0.25, 0.25, 0.25)}
+"""RGB of each pixel class in :func:`error_map`; true negatives inside the FOV are black."""
+
+
+def error_map(probability: np.ndarray, vessels: np.ndarray, fov: np.ndarray,
+              threshold: float = 0.5) -> np.ndarray:
+    """Float32 RGB ``[H, W, 3]`` of the errors of ``probability > threshold``.
+
+    True positives white, false positives red, false negatives blue, true negatives black,
+    outside the FOV dark grey (:data:`ERROR_COLOURS`).
+
+    Example:
+        >>> error_map(np.array([[0.9, 0.9]]), np.array([[True, False]]),
+        ...           np.array([[True, True]]))[0].tolist()
+        [[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]]
+    """
+    predicted, vessels, fov = probability > threshold, vessels.astype(bool), fov.astype(bool)
+    image = np.zeros(probability.shape[:2] + (3,), np.float32)
+    for mask, name in ((predicted & vessels, "true_positive"),
+                       (predicted & ~vessels, "false_positive"),
+                       (~predicted & vessels, "false_negative"), (~fov, "outside_fov")):
+        image[mask] = ERROR_COLOURS[name]
+    return image
 
 
 def _named(metrics: dict) -> dict:
@@ -95,7 +125,7 @@ class Validator:
         accumulator = MetricAccumulator()
         groups = {name: MetricAccumulator() for name, indices in self.groups.items() if indices}
         group_of = {index: name for name, indices in self.groups.items() for index in indices}
-        preview = None
+        preview, images = None, {}
         for index, (record, image) in enumerate(zip(self.records, self.inputs)):
             probability = np.asarray(predict_image(model, image), np.float32)
             if probability.shape != record.shape:  # predicted at the training scale
@@ -110,7 +140,11 @@ class Validator:
                 preview = np.concatenate(
                     [shown, probability[..., None],
                      record.vessels[..., None].astype(np.float32)], axis=1)
+                images = {"photograph": record.image.astype(np.float32) / 255.0,
+                          "probability": probability[..., None],
+                          "errors": error_map(probability, record.vessels, record.fov)}
         metrics = accumulator.result()
         return ValidationResult(float(metrics["f1"]), float(metrics["auc_roc"]), metrics,
                                 preview.astype(np.float32),
-                                {name: _named(group.result()) for name, group in groups.items()})
+                                {name: _named(group.result()) for name, group in groups.items()},
+                                images)
