@@ -3,7 +3,8 @@ resume, and check that nothing but the steps after an intact checkpoint is lost.
 
 Each trial starts a small run (the ``synthetic`` preset shrunk to 96x96 images and a 4-filter,
 depth-2 U-Net), waits until at least two checkpoints exist, then kills it with SIGKILL either
-at a random moment or while a checkpoint is being written (a ``.tmp-ckpt-*`` directory is
+at a random moment (a random step after the second checkpoint, then a random fraction of a
+step's time) or while a checkpoint is being written (a ``.tmp-ckpt-*`` directory is
 there; the child slows its checkpoint sync by ``--write-delay`` seconds so that the window is
 wide enough to hit). Then the newest complete checkpoint is damaged in one of three ways
 (truncated data file, missing index, flipped bytes), the run is resumed with
@@ -110,7 +111,7 @@ def wait_for(condition, process: subprocess.Popen, timeout: float = 600) -> bool
 
 
 def run_trial(index: int, rng: random.Random, options, arguments, work: Path,
-              reference_tail: float) -> dict:
+              step_seconds: float) -> dict:
     every = options.checkpoint_every
     run_dir = work / f"trial{index:02d}"
     damage = list(DAMAGES)[index % len(DAMAGES)]
@@ -128,8 +129,10 @@ def run_trial(index: int, rng: random.Random, options, arguments, work: Path,
                                    for p in writing.glob(".tmp-ckpt-*")), process)
         if hit:
             time.sleep(rng.uniform(0.0, options.write_delay * 1.2))
-    else:
-        time.sleep(rng.uniform(0.0, 0.9 * reference_tail))
+    else:  # a random step after the second checkpoint, then a random moment within it
+        target = rng.randint(2 * every + 1, options.steps - 1)
+        wait_for(lambda: last_step(log) >= target, process)
+        time.sleep(rng.uniform(0.0, step_seconds))
     in_flight = sorted(p.name for p in (run_dir / "checkpoints").glob(".tmp-ckpt-*"))
     if process.poll() is not None:
         return {**row, "ok": False, "note": "finished before the kill"}
@@ -200,7 +203,8 @@ def main() -> int:
           f"{options.checkpoint_every}, final validation F1 {reference_f1:.6f}; "
           f"{tail:.1f} s from its second checkpoint to its end")
 
-    rows = [run_trial(index, rng, options, arguments, work, tail)
+    step_seconds = tail / (options.steps - 2 * options.checkpoint_every)
+    rows = [run_trial(index, rng, options, arguments, work, step_seconds)
             for index in range(options.trials)]
     header = (f"{'trial':>5}  {'kill':<8} {'killed':>6} {'writing':>7} {'newest':>6}  "
               f"{'damage':<9} {'resumed':>7} {'lost':>4} {'lost2':>5} {'final F1':>9} "

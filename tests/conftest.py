@@ -31,3 +31,18 @@ def without_none(value):
     if isinstance(value, list):
         return [without_none(item) for item in value]
     return value
+
+
+def save_tiny_unet_bundle(folder: Path) -> Path:
+    """A tiny random U-Net (valid padding, depth 3, seed 5) saved as a bundle in ``folder``."""
+    import keras
+
+    from vesselnet.bundle import save_bundle
+    from vesselnet.card import Architecture, ModelCard
+    from vesselnet.models import build_model
+    from vesselnet.preprocessing import CLASSIC_CONFIG
+
+    keras.utils.set_random_seed(5)
+    model = build_model("unet", filters=4, depth=3)
+    return save_bundle(folder / "tiny", model,
+                       ModelCard(Architecture("unet", filters=4, depth=3), CLASSIC_CONFIG))

@@ -12,28 +12,24 @@ from click.testing import CliRunner
 from PIL import Image
 from skimage.filters import threshold_otsu
 
+from conftest import save_tiny_unet_bundle
+
 import vesselnet.bundle as bundle_module
-from vesselnet.bundle import load_bundle, save_bundle
-from vesselnet.card import Architecture, ModelCard
+from vesselnet.bundle import load_bundle
 from vesselnet.cli import main
 from vesselnet.data import derive_fov, read_photograph, write_synthetic_dataset
 from vesselnet.inference import predict_image
 from vesselnet.jobs.outputs import encode_probability, overlay
 from vesselnet.jobs.photographs import collect_inputs
 from vesselnet.jobs.predict import PredictionOptions, parse_threshold, predict_files
-from vesselnet.models import build_model
-from vesselnet.preprocessing import CLASSIC_CONFIG, preprocess
+from vesselnet.preprocessing import preprocess
 
 SIZE = (96, 96)
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    """A tiny random U-Net saved as a bundle (classic preprocessing)."""
-    keras.utils.set_random_seed(5)
-    model = build_model("unet", filters=4, depth=3)
-    return save_bundle(tmp_path_factory.mktemp("model") / "tiny", model,
-                       ModelCard(Architecture("unet", filters=4, depth=3), CLASSIC_CONFIG))
+    return save_tiny_unet_bundle(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,14 @@ re-runs and kills, hidden files (issue 16, cases 1, 5-8 and 10)."""
 import json
 import os
 
-import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from conftest import save_tiny_unet_bundle
+
 import vesselnet.jobs.out_folder as out_folder_module
-from vesselnet.bundle import save_bundle
-from vesselnet.card import Architecture, ModelCard
 from vesselnet.cli import main
 from vesselnet.core.sizes import MIN_IMAGE_SIDE
 from vesselnet.data import synthetic_retina
@@ -24,19 +23,13 @@ from vesselnet.jobs.photographs import select_inputs
 from vesselnet.jobs.plausibility import PLAUSIBLE_VESSEL_FRACTION, result_warnings
 from vesselnet.jobs.predict import PredictionOptions, TileProgress, predict_files
 from vesselnet.loading.loader import LoadedModel
-from vesselnet.models import build_model
-from vesselnet.preprocessing import CLASSIC_CONFIG
 
 SIZE = (96, 96)
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    """A tiny random U-Net (valid padding, depth 3) saved as a bundle."""
-    keras.utils.set_random_seed(5)
-    model = build_model("unet", filters=4, depth=3)
-    return save_bundle(tmp_path_factory.mktemp("model") / "tiny", model,
-                       ModelCard(Architecture("unet", filters=4, depth=3), CLASSIC_CONFIG))
+    return save_tiny_unet_bundle(tmp_path_factory.mktemp("model"))
 
 
 def photograph(path, seed=0, size=SIZE):
