@@ -34,7 +34,7 @@ from vesselnet.training.components import build_components, total_steps
 from vesselnet.training.distribute import WorkerRole
 from vesselnet.training.history import RunHistory
 from vesselnet.training.objective import TrainingObjective
-from vesselnet.training.optimizers import WarmupSchedule, build_optimizer
+from vesselnet.training.optimizers import WarmupSchedule, averaged_weights, build_optimizer
 from vesselnet.training.sources import read_records, split_validation
 
 TINY = ["data.synthetic_images=4", "data.synthetic_size=[96, 96]", "data.validation_count=1",
@@ -90,6 +90,26 @@ def test_build_optimizer_follows_the_config():
     assert isinstance(scaled, keras.optimizers.LossScaleOptimizer)
     with pytest.raises(ValueError, match="schedule must be one of"):
         WarmupSchedule(1.0, 10, schedule="linear")
+
+
+def test_averaged_weights_hold_the_moving_average_and_give_the_raw_weights_back():
+    variable = keras.Variable(np.zeros(3, np.float32))
+    optimizer = build_optimizer(OptimizerConfig(name="sgd", learning_rate=1.0, momentum=0.0,
+                                                ema_momentum=0.5), 100)
+    optimizer.build([variable])
+    for gradient in (-1.0, -2.0, -4.0):  # raw values 1, 3, 7
+        optimizer.apply_gradients([(tf.fill([3], gradient), variable)])
+    # the first step copies the weights; then average = 0.5 * average + 0.5 * weights
+    expected = 0.5 * (0.5 * 1.0 + 0.5 * 3.0) + 0.5 * 7.0
+    with averaged_weights(optimizer, [variable]) as averaged:
+        assert averaged and np.allclose(variable.numpy(), expected)
+    assert np.allclose(variable.numpy(), 7.0)
+    plain = build_optimizer(OptimizerConfig(name="sgd"), 100)
+    plain.build([variable])
+    with averaged_weights(plain, [variable]) as averaged:
+        assert not averaged and np.allclose(variable.numpy(), 7.0)
+    with pytest.raises(ValueError, match="ema_momentum must be in"):
+        OptimizerConfig(ema_momentum=1.0)
 
 
 # ---------------------------------------------------------------------------- objective
@@ -308,6 +328,22 @@ def test_resumed_run_continues_with_the_same_batches(reference_run, tmp_path):
                           weights(tmp_path / "run" / "final")) <= TOLERANCE
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [entry["step"] for entry in history["validation"]] == [3, 6]
+
+
+def test_averaged_run_bundles_the_average_and_resumes_it_from_the_checkpoint(tmp_path):
+    averaged = ("optimizer.ema_momentum=0.5", "training.validate_every=3")
+    whole = fit(tiny_config(*averaged), tmp_path / "whole")
+    final = weights(tmp_path / "whole" / "final")
+    raw = build_components(tiny_config(*averaged), tmp_path / "raw",
+                           tf.distribute.get_strategy(), WorkerRole())
+    checkpoint = tf.train.Checkpoint(model=raw.model)  # the raw weights of the last step
+    checkpoint.restore(str(tmp_path / "whole" / "checkpoints" / "ckpt-00000006" / "ckpt"))\
+        .expect_partial()
+    assert whole.steps == 6 and max_difference(raw.model.get_weights(), final) > 1e-4
+    assert load_config(tmp_path / "whole" / "config.toml").optimizer.ema_momentum == 0.5
+    fit(tiny_config(*averaged, steps=3), tmp_path / "resumed")
+    fit(tiny_config(*averaged), tmp_path / "resumed", resume=True)
+    assert max_difference(weights(tmp_path / "resumed" / "final"), final) <= TOLERANCE
 
 
 def test_init_from_a_bundle_starts_from_its_weights(reference_run, tmp_path):

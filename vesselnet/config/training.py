@@ -77,6 +77,10 @@ class OptimizerConfig:
         step_every: period of the step schedule in steps. Defaults to 1000.
         step_factor: factor of the step schedule. Defaults to 0.1.
         global_clipnorm: clip the gradient's global norm, 0 = off. Defaults to 0.
+        ema_momentum: keep an exponential moving average of the weights with this momentum
+            (Keras's ``use_ema``; 0.999 averages over about the last 1000 steps), 0 = off.
+            With it, validation, ``best/`` and ``final/`` use the averaged weights; the
+            checkpoints hold both. Defaults to 0.
 
     Example:
         >>> OptimizerConfig(name="sgd", learning_rate=0.01, schedule="cosine").momentum
@@ -94,6 +98,7 @@ class OptimizerConfig:
     step_every: int = 1000
     step_factor: float = 0.1
     global_clipnorm: float = 0.0
+    ema_momentum: float = 0.0
 
     def __post_init__(self):
         check_choice("optimizer.name", self.name, OPTIMIZERS)
@@ -102,6 +107,9 @@ class OptimizerConfig:
             raise ValueError(f"optimizer.learning_rate must be > 0, got {self.learning_rate!r}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"optimizer.momentum must be in [0, 1), got {self.momentum!r}")
+        if not 0 <= self.ema_momentum < 1:
+            raise ValueError(f"optimizer.ema_momentum must be in [0, 1) (0 = off), got "
+                             f"{self.ema_momentum!r}")
         for name in ("weight_decay", "final_fraction", "step_factor", "global_clipnorm",
                      "warmup_steps"):
             check_min(f"optimizer.{name}", getattr(self, name), 0)

@@ -22,6 +22,7 @@ from vesselnet.training.distribute import (
     worker_role,
 )
 from vesselnet.training.history import RunHistory
+from vesselnet.training.optimizers import averaged_weights
 from vesselnet.training.reporting import Progress, TensorBoardLog
 from vesselnet.training.run_config import CONFIG_FILE
 from vesselnet.training.run_folder import HISTORY_FILE, prepare_new_run
@@ -200,7 +201,8 @@ class _Run:
                                  f"{state.stale_validations} validations")
             if losses:
                 last_mean = float(np.mean(losses))
-            self._save_bundle("final", state, last_mean)
+            with self._averaged():
+                self._save_bundle("final", state, last_mean)
         finally:
             self.log.close()
         return FitResult(self.run_dir, step, state.wall_seconds, last_mean, state.best_f1,
@@ -210,7 +212,15 @@ class _Run:
         every = self.config.training.validate_every
         return step == self.total_steps or (every > 0 and step % every == 0)
 
+    def _averaged(self):
+        """The weights that are validated and bundled: the moving average, if one is kept."""
+        return averaged_weights(self.parts.optimizer, self.model.trainable_variables)
+
     def _validate(self, state: TrainingState) -> tuple[TrainingState, bool]:
+        with self._averaged():
+            return self._validate_weights(state)
+
+    def _validate_weights(self, state: TrainingState) -> tuple[TrainingState, bool]:
         result = self.validator(self.model)
         seconds = state.wall_seconds
         scores = result.scores

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
+
 import keras
 
 from vesselnet.config import OptimizerConfig
@@ -83,6 +86,8 @@ def build_optimizer(config: OptimizerConfig, total_steps: int,
     SGD uses ``momentum`` and ``nesterov`` (the U-Net paper: momentum 0.99); Adam and AdamW
     use Keras defaults for their betas. ``weight_decay`` is Keras's decoupled decay for all
     three. ``global_clipnorm`` (when > 0) clips each replica's gradient before the all-reduce.
+    ``ema_momentum`` (when > 0) makes the optimizer keep a moving average of the weights
+    (see :func:`averaged_weights`).
 
     Example:
         >>> optimizer = build_optimizer(OptimizerConfig(name="sgd", learning_rate=0.01), 1000)
@@ -92,6 +97,8 @@ def build_optimizer(config: OptimizerConfig, total_steps: int,
         common["weight_decay"] = config.weight_decay
     if config.global_clipnorm:
         common["global_clipnorm"] = config.global_clipnorm
+    if config.ema_momentum:
+        common.update(use_ema=True, ema_momentum=config.ema_momentum)
     if config.name == "sgd":
         optimizer = keras.optimizers.SGD(momentum=config.momentum, nesterov=config.nesterov,
                                          **common)
@@ -103,3 +110,30 @@ def build_optimizer(config: OptimizerConfig, total_steps: int,
     if loss_scaling:
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
+
+
+@contextlib.contextmanager
+def averaged_weights(optimizer: keras.optimizers.Optimizer,
+                     variables: Sequence[keras.Variable]) -> Iterator[bool]:
+    """Within the block, ``variables`` hold the optimizer's moving average of them.
+
+    ``variables`` must be those the optimizer was built on (the model's trainable variables,
+    in the same order). Afterwards they get back the values they had, so that training goes
+    on from the raw weights. Without ``use_ema`` nothing changes. Yields whether the average
+    is in place.
+
+    Example:
+        >>> with averaged_weights(optimizer, model.trainable_variables):
+        ...     score = validate(model)
+    """
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if not inner.use_ema:
+        yield False
+        return
+    saved = [variable.numpy() for variable in variables]
+    inner.finalize_variable_values(list(variables))
+    try:
+        yield True
+    finally:
+        for variable, value in zip(variables, saved):
+            variable.assign(value)
