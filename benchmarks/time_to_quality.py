@@ -2,7 +2,9 @@
 
 For each run: the validation curve (minutes, step, F1, AUC), the best F1, and the first time
 each run reached the best F1 of the first run (the reference, e.g. the plain baseline) and
-fractions of it. Wall-clock time counts validation and checkpoints, as the runs recorded it.
+fractions of it; for runs on several data sets, each set's F1 / AUC at the best step and the
+mean pooled F1 of the last quarter of the curve (how steady the run ended). Wall-clock time
+counts validation and checkpoints, as the runs recorded it.
 
     python3 benchmarks/time_to_quality.py runs/drive-baseline runs/drive
 """
@@ -51,6 +53,17 @@ def main():
             cells.append(f"{entry['seconds'] / 60:.1f}" if entry else "never")
         print(f"{run!s:<40}{best['f1']:>9.4f}{best['auc']:>8.4f}"
               f"{best['seconds'] / 60:>8.1f}{cells[0]:>15}{cells[1]:>17}")
+    if any("sets" in curve[-1] for curve in curves.values()):
+        print(f"\n{'run':<40}{'step':>6}  per set at the best step (F1 / AUC)"
+              f"{'':>4}last quarter mean F1")
+        for run, curve in curves.items():
+            best = max(curve, key=lambda entry: entry["f1"])
+            sets = "  ".join(f"{name} {figures['f1']:.4f} / {figures['auc']:.4f}"
+                             for name, figures in best.get("sets", {}).items())
+            tail = curve[len(curve) - max(len(curve) // 4, 1):]
+            mean = sum(entry["f1"] for entry in tail) / len(tail)
+            print(f"{run!s:<40}{best['step']:>6}  {sets}  {mean:.4f} "
+                  f"(steps {tail[0]['step']}-{tail[-1]['step']})")
 
 
 if __name__ == "__main__":
