@@ -5,6 +5,7 @@ Synthetic folders (:func:`vesselnet.data.synthetic_layouts.write_synthetic_datas
 for the data sets; the preset's real folders are read only when they are present.
 """
 
+import dataclasses
 import json
 import tomllib
 from pathlib import Path
@@ -340,8 +341,15 @@ def test_multi_preset_trains_three_sets_at_the_first_sets_scale():
     assert config.data.fov_diameter is None and config.augment.scale_jitter == 0.15
     assert all(item.weight is None for item in config.data.sets)
     drive_preset = load_config("drive", ['data.data_dir="x"'])
-    assert (config.model, config.loss, config.optimizer, config.patches) == (
-        drive_preset.model, drive_preset.loss, drive_preset.optimizer, drive_preset.patches)
+    # The drive preset's network and loss; 64-px patches, 18 per batch (the same pixels per
+    # step as its 32 of 48 px) and averaged weights, as measured in the preset's comments.
+    assert (config.model, config.loss) == (drive_preset.model, drive_preset.loss)
+    assert config.optimizer == dataclasses.replace(drive_preset.optimizer, ema_momentum=0.999)
+    assert (config.patches.input_size, config.training.batch_size) == (64, 18)
+    assert 18 * 64**2 == drive_preset.training.batch_size * drive_preset.patches.input_size**2
+    assert config.patches == dataclasses.replace(drive_preset.patches, input_size=64,
+                                                 output_size=config.patches.output_size,
+                                                 patches_per_image=1125, batch_size=18)
     assert all(item.data_dir == f"../shared/datasets/{item.name}" for item in config.data.sets)
 
 
