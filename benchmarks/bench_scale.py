@@ -3,7 +3,7 @@
 Run by hand from the repository root:
 
     python3 benchmarks/bench_scale.py [--model NAME_OR_PATH[@BATCH] ...] [--scale auto|none]
-        [--size HRF-size ...] [--repeats 2]
+        [--size HRF-size ...] [--repeats 2] [--precision auto|float32|mixed_bfloat16]
 
 For a DRIVE-size (565x584), a CHASE_DB1-size (999x960) and an HRF-size (3504x2336) photograph,
 each case runs in a fresh process: the model is loaded, one prediction of the whole photograph
@@ -33,6 +33,8 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
 from vesselnet.core.sizes import DEFAULT_BATCH_SIZE  # noqa: E402
+from vesselnet.inference import InferenceOptions  # noqa: E402
+from vesselnet.inference.precision import PRECISIONS  # noqa: E402
 
 SIZES = {"DRIVE-size": (584, 565), "CHASE_DB1-size": (960, 999), "HRF-size": (2336, 3504)}
 SCALES = ("auto", "none")
@@ -54,15 +56,15 @@ def split_model(text: str | None) -> tuple[str | None, int]:
     return text, DEFAULT_BATCH_SIZE
 
 
-def child(model: str | None, size: str, scale: str, repeats: int) -> None:
+def child(model: str | None, size: str, scale: str, repeats: int, precision: str) -> None:
     """One case in this (fresh) process; prints one JSON line."""
     from vesselnet.data import synthetic_retina
-    from vesselnet.inference import InferenceOptions
     from vesselnet.loading import load_model
 
     record = synthetic_retina(0, size=SIZES[size])
     model, batch_size = split_model(model)
-    loaded = load_model(model, InferenceOptions(scale=scale, batch_size=batch_size))
+    loaded = load_model(model, InferenceOptions(scale=scale, batch_size=batch_size,
+                                                    precision=precision))
     loaded_mib = memory_mib("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak to the current RSS
     start = time.perf_counter()
@@ -81,7 +83,8 @@ def child(model: str | None, size: str, scale: str, repeats: int) -> None:
                       "peak_mib": memory_mib("VmHWM") - before, "first_peak_mib": first_peak,
                       "factor": prediction.scale.factor,
                       "fov_diameter": prediction.scale.fov_diameter,
-                      "model": loaded.description, "batch_size": batch_size}))
+                      "model": loaded.description, "batch_size": batch_size,
+                      "precision": precision}))
 
 
 def main(arguments=None) -> None:
@@ -95,28 +98,32 @@ def main(arguments=None) -> None:
     parser.add_argument("--scale", action="append", choices=SCALES, default=None,
                         help="repeatable; default: both")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--precision", choices=PRECISIONS, default=InferenceOptions.precision,
+                        help="arithmetic of the networks (default: predict's)")
     parser.add_argument("--child", nargs=2, metavar=("SIZE", "SCALE"), help=argparse.SUPPRESS)
     options = parser.parse_args(arguments)
     if options.child:
-        child(options.model[0] if options.model else None, *options.child, options.repeats)
+        child(options.model[0] if options.model else None, *options.child, options.repeats,
+              options.precision)
         return
     rows = []
     for model in options.model or [None]:
         for size in options.size or SIZES:
             for scale in options.scale or SCALES:
                 command = [sys.executable, __file__, "--repeats", str(options.repeats),
+                           "--precision", options.precision,
                            "--child", size, scale] + (["--model", model] if model else [])
                 output = subprocess.run(command, check=True, capture_output=True,
                                         text=True).stdout
                 rows.append(json.loads(output.strip().splitlines()[-1]))
                 print(f"done: {model or 'bundled'} {size} {scale}", file=sys.stderr)
-    print("| model | tiles per call | photograph | --scale | factor | FOV diameter | s / photograph (median) "
+    print("| model | precision | tiles per call | photograph | --scale | factor | FOV diameter | s / photograph (median) "
           "| first call | peak memory growth, first call / repeats |")
-    print("|---|---:|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---|---|---:|---:|---:|---:|---:|")
     for row in rows:
         height, width = SIZES[row["size"]]
         diameter = f"{row['fov_diameter']:.0f}" if row["fov_diameter"] else "-"
-        print(f"| {row['model']} | {row['batch_size']} | {row['size']} {width}x{height} | {row['scale']} | "
+        print(f"| {row['model']} | {row['precision']} | {row['batch_size']} | {row['size']} {width}x{height} | {row['scale']} | "
               f"{row['factor']:.3f} | {diameter} | {row['median']:.2f} | {row['first']:.2f} | "
               f"{row['first_peak_mib']:.0f} / {row['peak_mib']:.0f} MiB |")
 

@@ -3,7 +3,7 @@
 Run by hand from the repository root:
 
     python3 benchmarks/eval_held_out.py [--model NAME_OR_PATH ...] [--sets-from NAME_OR_PATH]
-        [--data-root ../shared/datasets] [--out DIR]
+        [--data-root ../shared/datasets] [--out DIR] [--precision auto|float32|mixed_bfloat16]
 
 The held-out images are those of the card of ``--sets-from`` (default: the bundled default
 model): for each of its training sets, the images it kept out of training
@@ -30,6 +30,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
 from vesselnet.inference import InferenceOptions  # noqa: E402
+from vesselnet.inference.precision import PRECISIONS  # noqa: E402
 from vesselnet.jobs import EvaluationOptions, evaluate_dataset  # noqa: E402
 from vesselnet.loading import load_model  # noqa: E402
 
@@ -58,6 +59,8 @@ def main(arguments=None) -> None:
     parser.add_argument("--data-root", type=Path,
                         default=REPOSITORY.parent / "shared" / "datasets")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--precision", choices=PRECISIONS, default=InferenceOptions.precision,
+                        help="arithmetic of the networks (default: predict's)")
     options = parser.parse_args(arguments)
     models = options.model or [None, "drive-ensemble"]
     out = options.out or Path(tempfile.mkdtemp(prefix="eval-held-out-"))
@@ -71,14 +74,15 @@ def main(arguments=None) -> None:
             start = time.perf_counter()
             report = evaluate_dataset(
                 model, reader, folder, split, out / f"{name}-{index}",
-                EvaluationOptions(inference=InferenceOptions(scale="auto"), images=images,
+                EvaluationOptions(inference=InferenceOptions(scale="auto",
+                                                           precision=options.precision), images=images,
                                   figures=False, save_maps=False))
             seconds = (time.perf_counter() - start) / len(images)
             rows.append((name, len(images), model or "bundled default", report.aggregate,
                          figure if index == 0 else None, seconds))
             print(f"done: {name} {model or 'bundled default'}", file=sys.stderr)
-    print(f"held-out images from the card of {options.sets_from or 'the bundled model'}; "
-          f"reports in {out}")
+    print(f"held-out images from the card of {options.sets_from or 'the bundled model'}, "
+          f"precision {options.precision}; reports in {out}")
     print("| data set (held-out images) | model | F1 | AUC-ROC | AUC-PR | sensitivity | "
           "precision | card's F1 / AUC | s / photograph |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")

@@ -18,6 +18,7 @@ from vesselnet.core.checks import check_int, check_number
 from vesselnet.core.sizes import DEFAULT_BATCH_SIZE
 from vesselnet.inference.geometry import TileGeometry, tile_geometry
 from vesselnet.inference.outputs import output_activation, select_output, vessel_probability
+from vesselnet.inference.precision import check_precision
 from vesselnet.inference.scale import parse_scale
 from vesselnet.inference.tile_choice import (
     choose_tile_geometry,
@@ -49,6 +50,10 @@ class InferenceOptions:
             :func:`~vesselnet.inference.scale.choose_scale`. Defaults to ``"auto"``.
         fov_diameter: the photographs' FOV diameter in pixels for ``"auto"``, instead of
             measuring it. Defaults to None.
+        precision: the arithmetic of a Keras network, ``"float32"``, ``"mixed_bfloat16"`` or
+            ``"auto"`` (bfloat16 on a CPU that has it natively); see
+            :mod:`vesselnet.inference.precision`. Applied by ``load_model``. Defaults to
+            ``"float32"``.
 
     Example:
         >>> InferenceOptions(tile_size=372, tta=True, scale="none")
@@ -59,6 +64,7 @@ class InferenceOptions:
     tta: bool | str = False
     scale: str | float = "auto"
     fov_diameter: float | None = None
+    precision: str = "float32"
 
     def __post_init__(self):
         check_int("tile_size", self.tile_size, 1, optional=True)
@@ -66,6 +72,7 @@ class InferenceOptions:
         if not isinstance(self.tta, bool) and self.tta not in TTA_MODES:
             raise ValueError(f"tta must be True, False or one of {TTA_MODES}, got {self.tta!r}")
         object.__setattr__(self, "scale", parse_scale(self.scale))
+        check_precision(self.precision)
         if self.fov_diameter is not None:
             check_number("fov_diameter", self.fov_diameter, 0, strict=True)
             if self.scale != "auto":

@@ -170,7 +170,7 @@ def evaluate_dataset(model_path: str | Path | None, dataset: str, data_dir: str 
         "model": str(loaded.source), "model_description": loaded.description,
         "dataset": key, "split": split, "threshold": threshold, "images": len(records),
         "fov_derived_images": sum(record.fov_derived for record in records),
-        "inference": dataclasses.asdict(options.inference),
+        "inference": dataclasses.asdict(options.inference), "precision": loaded.precision,
         "learned_fov_diameter": loaded.card.learned_fov_diameter,
         "auc": "exact" if options.auc_bins is None else f"histogram of {options.auc_bins} bins",
         "aggregate": model_pool.aggregate(), "mean": model_pool.mean(),

@@ -305,6 +305,7 @@ def _summary(report: PredictionReport, options: PredictionOptions, loaded) -> di
             "threshold": options.threshold, "fov": options.fov,
             "tta": options.inference.tta, "tile_size": options.inference.tile_size,
             "scale": options.inference.scale, "fov_diameter": options.inference.fov_diameter,
+            "precision": loaded.precision,
             "learned_fov_diameter": loaded.card.learned_fov_diameter}
 
 

@@ -26,6 +26,7 @@ from vesselnet.bundle import CARD_FILE, MODEL_FILE, is_bundle, load_bundle, reso
 from vesselnet.card import Architecture, ModelCard, read_card_file
 from vesselnet.export.saved_model import CARD_ASSET, existing_versions, is_saved_model
 from vesselnet.inference import InferenceOptions, TileGeometry, network_facts, predict_image
+from vesselnet.inference.precision import resolve_precision, with_precision
 from vesselnet.inference.scale import ScaleChoice, choose_scale
 from vesselnet.loading.runtimes import SavedModelTileModel, TFLiteTileModel, TileModel
 from vesselnet.preprocessing import PreprocessConfig, preprocess
@@ -77,6 +78,14 @@ class LoadedModel:
         """True for a two-stage model whose output is ``{"stage1", "final"}``."""
         facts = network_facts(self.model)
         return facts is not None and "stage1" in facts.outputs
+
+    @property
+    def precision(self) -> str:
+        """The arithmetic of the network: ``"float32"`` or ``"mixed_bfloat16"`` (the
+        :attr:`options`' precision, ``"auto"`` resolved), or ``"exported"`` (the file's own)."""
+        if isinstance(self.model, keras.Model):
+            return resolve_precision(self.options.precision)
+        return "exported"
 
     @property
     def description(self) -> str:
@@ -267,4 +276,15 @@ def load_model(source: str | Path | None = None, options: InferenceOptions | Non
         message = str(error)
         raise ValueError(message if str(path) in message
                          else f"{path}: cannot load the model ({message})") from None
-    return LoadedModel(model, card, path, fmt, options or InferenceOptions())
+    options = options or InferenceOptions()
+    return LoadedModel(_in_precision(model, path, options.precision), card, path, fmt, options)
+
+
+def _in_precision(model, path: Path, precision: str):
+    """A Keras ``model`` in ``precision``; exports keep theirs (``"mixed_bfloat16"`` refused)."""
+    if isinstance(model, keras.Model):
+        return with_precision(model, resolve_precision(precision))
+    if precision == "mixed_bfloat16":
+        raise ValueError(f"{path}: an exported model computes in the precision it was "
+                         "exported with; precision 'mixed_bfloat16' applies to Keras models")
+    return model
