@@ -18,7 +18,7 @@ from vesselnet.core.sizes import MIN_IMAGE_SIDE
 from vesselnet.data import synthetic_retina
 from vesselnet.export import MIN_IMAGE_SIDE as EXPORT_MIN_IMAGE_SIDE
 from vesselnet.inference import InferenceOptions
-from vesselnet.jobs.out_folder import OutputsExistError
+from vesselnet.jobs.out_folder import ForeignFilesError, OutputsExistError
 from vesselnet.jobs.photographs import select_inputs
 from vesselnet.jobs.plausibility import PLAUSIBLE_VESSEL_FRACTION, result_warnings
 from vesselnet.jobs.predict import PredictionOptions, TileProgress, predict_files
@@ -337,3 +337,45 @@ def test_predictions_json_lists_what_was_written_when_the_job_is_killed(bundle, 
     assert [outcome.ok for outcome in report.outcomes] == [True, True, True]
     assert sorted(path.name for path in report.replaced) == [
         "a_mask.png", "a_overlay.png", "a_probability.png", "predictions.json"]
+
+
+def test_overwrite_replaces_only_what_an_earlier_prediction_wrote(bundle, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    path = photograph(tmp_path / "eye.png")
+    users = photograph(out / "eye_mask.png", 3).read_bytes()  # the user's own file, no report
+    result = run(path, "--model", bundle, "--out", out, "--overwrite")
+    assert result.exit_code == 1, result.output
+    assert (f"Error: {out / 'eye_mask.png'} would be replaced, but no earlier prediction in "
+            f"{out} wrote them (there is no predictions.json in it)") in result.stderr
+    assert (out / "eye_mask.png").read_bytes() == users
+    assert sorted(item.name for item in out.iterdir()) == ["eye_mask.png"]
+
+    (out / "eye_mask.png").unlink()
+    assert run(path, "--model", bundle, "--out", out).exit_code == 0
+    other = photograph(tmp_path / "other.png", 1)
+    users = photograph(out / "other_overlay.png", 4).read_bytes()  # beside a real report
+    result = run(path, other, "--model", bundle, "--out", out, "--overwrite")
+    assert result.exit_code == 1
+    assert (f"{out / 'other_overlay.png'} would be replaced, but no earlier prediction in "
+            f"{out} wrote them (its predictions.json does not name them)") in result.stderr
+    assert (out / "other_overlay.png").read_bytes() == users
+    summary = json.loads((out / "predictions.json").read_text())
+    assert summary["planned"] == ["eye_probability.png", "eye_mask.png", "eye_overlay.png"]
+
+    (out / "predictions.json").write_text("not json")  # a damaged report claims nothing
+    with pytest.raises(ForeignFilesError, match="its predictions.json cannot be read"):
+        predict_files([path], bundle, out, overwrite=True)
+    assert (out / "predictions.json").read_text() == "not json"
+
+
+def test_a_killed_runs_planned_outputs_count_as_its_own(bundle, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "predictions.json").write_text(json.dumps(
+        {"complete": False, "results": [], "planned": ["a_probability.png", "a_mask.png"]}))
+    (out / "a_probability.png").write_bytes(b"half written")  # killed while writing it
+    report = predict_files([photograph(tmp_path / "a.png")], bundle, out, overwrite=True)
+    assert report.outcomes[0].ok
+    assert sorted(path.name for path in report.replaced) == ["a_probability.png",
+                                                             "predictions.json"]

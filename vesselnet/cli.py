@@ -344,7 +344,8 @@ def predict_command(inputs, model_path, out_dir, map_format, threshold, fov, tta
     cannot be processed is reported and skipped; the exit code is non-zero when any failed.
     Outputs never replace an input; files in input folders named as predict's outputs of a
     photograph there (a_mask.png beside a.png), hidden files and non-images are skipped and
-    counted; outputs of an earlier run are replaced only with --overwrite.
+    counted; outputs of an earlier run are replaced only with --overwrite, and only the
+    files its predictions.json names.
 
     \b
     Examples:

@@ -10,10 +10,15 @@ Three rules keep the user's files safe:
 - Nothing from an earlier run is replaced without being asked: outputs this run would write
   that exist already, and ``predictions.json``, stop the job before it starts unless
   ``overwrite`` is given; then they are listed as replaced (:func:`existing_outputs`).
+- ``overwrite`` replaces only what an earlier prediction wrote: every file in the way must be
+  named by the ``predictions.json`` in the folder (the outputs of its images, and the outputs
+  it planned, written before its first image, so a killed run's files count too); a file of
+  the user's that merely has an output's name stops the job (:func:`refuse_foreign_files`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterable
@@ -119,3 +124,53 @@ class OutputsExistError(ValueError):
         more = f" and {len(self.existing) - 1} more output(s)" if len(self.existing) > 1 else ""
         super().__init__(f"{self.existing[0]} exists{more} (an earlier prediction?): pass "
                          "--overwrite to replace them, or choose another --out")
+
+
+def claimed_outputs(summary: Path) -> tuple[frozenset[str], str | None]:
+    """Names of the files the earlier prediction whose summary is ``summary`` wrote or
+    planned to write (the summary's own name included), and why none, when none.
+
+    Returns:
+        ``(names, None)`` from a readable summary; ``(frozenset(), reason)`` when there is
+        none or it is not a prediction's summary.
+    """
+    try:
+        content = json.loads(summary.read_text())
+    except FileNotFoundError:
+        return frozenset(), f"there is no {summary.name} in it"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return frozenset(), f"its {summary.name} cannot be read ({type(error).__name__})"
+    if not isinstance(content, dict) or not isinstance(content.get("results"), list):
+        return frozenset(), f"its {summary.name} is not a prediction's report"
+    paths = list(content.get("planned", []))
+    for result in content["results"]:
+        if isinstance(result, dict) and isinstance(result.get("outputs"), dict):
+            paths.extend(result["outputs"].values())
+    return frozenset(Path(str(path)).name for path in paths) | {summary.name}, None
+
+
+class ForeignFilesError(ValueError):
+    """Files in the way that no earlier prediction in the folder wrote (``overwrite`` given).
+
+    Args:
+        foreign: the files, the first one named in the message.
+        out_dir: the output folder.
+        reason: why the folder's summary does not name them.
+    """
+
+    def __init__(self, foreign: Iterable[Path], out_dir: Path, reason: str):
+        self.foreign = tuple(foreign)
+        more = f" and {len(self.foreign) - 1} more file(s)" if len(self.foreign) > 1 else ""
+        super().__init__(f"{self.foreign[0]}{more} would be replaced, but no earlier prediction "
+                         f"in {out_dir} wrote them ({reason}); --overwrite replaces only the "
+                         "outputs of an earlier prediction: move them or choose another --out")
+
+
+def refuse_foreign_files(existing: Iterable[Path], out_dir: Path, summary_file: str) -> None:
+    """Raises :class:`ForeignFilesError` when any of ``existing`` is not named by the
+    earlier prediction's summary in ``out_dir`` (see :func:`claimed_outputs`)."""
+    claimed, reason = claimed_outputs(out_dir / summary_file)
+    foreign = [path for path in existing if path.name not in claimed]
+    if foreign:
+        raise ForeignFilesError(foreign, out_dir, reason or f"its {summary_file} does not "
+                                                            "name them")

@@ -31,12 +31,14 @@ from vesselnet.jobs.out_folder import (
     OutputsExistError,
     existing_outputs,
     prepare_out_dir,
+    refuse_foreign_files,
     refuse_input_overwrites,
 )
 from vesselnet.jobs.outputs import (
     MAP_FORMATS,
     atomic_write_text,
     json_text,
+    output_paths,
     write_prediction,
 )
 from vesselnet.jobs.photographs import FovSource, InputFile, SkippedFile, select_inputs
@@ -300,8 +302,9 @@ class TileProgress:
         self.report(self.path, done, total, elapsed / done * (total - done))
 
 
-def _summary(report: PredictionReport, options: PredictionOptions, loaded) -> dict:
-    return {**report.to_dict(), "map_format": options.map_format,
+def _summary(report: PredictionReport, options: PredictionOptions, loaded,
+             planned: list[str]) -> dict:
+    return {**report.to_dict(), "planned": planned, "map_format": options.map_format,
             "threshold": options.threshold, "fov": options.fov,
             "tta": options.inference.tta, "tile_size": options.inference.tile_size,
             "scale": options.inference.scale, "fov_diameter": options.inference.fov_diameter,
@@ -337,7 +340,8 @@ def predict_files(inputs: list[str | Path], model_path: str | Path | None, out_d
         out_dir: output folder, created when missing.
         options: formats, threshold, FOV and inference settings. Defaults to
             ``PredictionOptions()``.
-        overwrite: replace outputs of an earlier run in ``out_dir``. Defaults to False.
+        overwrite: replace outputs of an earlier run in ``out_dir`` (only files the
+            ``predictions.json`` there names). Defaults to False.
         progress: called after each input with ``(outcome, done, total)``. Defaults to None.
         tile_progress: reports the tiles of long images (see :class:`TileProgress`).
             Defaults to None.
@@ -347,9 +351,10 @@ def predict_files(inputs: list[str | Path], model_path: str | Path | None, out_d
 
     Raises:
         ValueError: no inputs, a model that cannot be loaded, a missing ``--fov`` path, an
-            output folder that cannot be written, or (``OutputsExistError``) outputs of an
-            earlier run without ``overwrite``; problems of single files are reported in the
-            outcomes instead.
+            output folder that cannot be written, (``OutputsExistError``) outputs of an
+            earlier run without ``overwrite``, or (``ForeignFilesError``) files in the way
+            that no earlier prediction there wrote; problems of single files are reported in
+            the outcomes instead.
 
     Example:
         >>> report = predict_files(["photos/"], "runs/drive/best", "out",
@@ -366,6 +371,10 @@ def predict_files(inputs: list[str | Path], model_path: str | Path | None, out_d
     existing = existing_outputs(items, out_dir, options.map_format, SUMMARY_FILE)
     if existing and not overwrite:
         raise OutputsExistError(existing)
+    if existing:
+        refuse_foreign_files(existing, out_dir, SUMMARY_FILE)
+    planned = [path.name for item in items if item.error is None
+               for path in output_paths(out_dir, item.name, options.map_format).values()]
     outcomes: list[ImageOutcome] = []
 
     def report(complete: bool) -> PredictionReport:
@@ -373,13 +382,13 @@ def predict_files(inputs: list[str | Path], model_path: str | Path | None, out_d
                                 time.perf_counter() - start, selection.skipped,
                                 tuple(existing), complete)
 
-    _write_summary(out_dir / SUMMARY_FILE, _summary(report(False), options, loaded))
+    _write_summary(out_dir / SUMMARY_FILE, _summary(report(False), options, loaded, planned))
     for item in items:
         outcomes.append(_predict_one(item, loaded, fov_source, out_dir, options,
                                      tile_progress))
-        _write_summary(out_dir / SUMMARY_FILE, _summary(report(False), options, loaded))
+        _write_summary(out_dir / SUMMARY_FILE, _summary(report(False), options, loaded, planned))
         if progress is not None:
             progress(outcomes[-1], len(outcomes), len(items))
     final = report(True)
-    _write_summary(out_dir / SUMMARY_FILE, _summary(final, options, loaded))
+    _write_summary(out_dir / SUMMARY_FILE, _summary(final, options, loaded, planned))
     return final
