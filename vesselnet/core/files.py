@@ -9,6 +9,8 @@ prefixes ``.tmp-`` / ``.old-`` so their owners can clean them up.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import math
 import os
 import re
@@ -27,14 +29,47 @@ def sync_directory(path: Path) -> None:
                 os.fsync(handle.fileno())
 
 
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_NO_EXCHANGE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)
+
+
+def exchange_paths(first: Path, second: Path) -> bool:
+    """Swaps two existing paths in one step (Linux ``renameat2`` with ``RENAME_EXCHANGE``).
+
+    Returns:
+        True when swapped; False where the C library or the filesystem cannot (nothing moved).
+
+    Raises:
+        OSError: any other failure of the call, naming ``first``.
+    """
+    function = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if function is None:
+        return False
+    function.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                         ctypes.c_uint)
+    if function(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second),
+                _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _NO_EXCHANGE:
+        return False
+    raise OSError(code, os.strerror(code), str(first))
+
+
 def replace_directory(source: Path, target: Path) -> None:
     """Renames directory ``source`` to ``target``, replacing an existing ``target``.
 
-    POSIX ``rename`` does not replace a non-empty directory, so an existing ``target`` is first
-    moved aside and deleted after the new one is in place.
+    POSIX ``rename`` does not replace a non-empty directory. Where the system can, the two are
+    swapped in one step (:func:`exchange_paths`) and the old one, now at ``source``, deleted,
+    so ``target`` always holds the old or the new version. Elsewhere an existing ``target`` is
+    first moved aside (``.old-NAME-PID``) and deleted after the new one is in place; a kill
+    between the two renames leaves both under their temporary names.
     """
     source, target = Path(source), Path(target)
-    if target.exists():
+    if target.exists() and exchange_paths(source, target):
+        shutil.rmtree(source, ignore_errors=True)
+    elif target.exists():
         trash = target.with_name(f".old-{target.name}-{os.getpid()}")
         shutil.rmtree(trash, ignore_errors=True)
         os.replace(target, trash)
