@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from conftest import save_tiny_unet_bundle
 from vesselnet.cli import main
+from vesselnet.data import write_synthetic_dataset
 from vesselnet.inference import InferenceOptions
 from vesselnet.inference import precision as precision_module
 from vesselnet.inference.precision import (
@@ -111,3 +112,16 @@ def test_cli_predict_records_the_precision(tmp_path):
     assert json.loads(summaries[0].read_text())["precision"] == "mixed_bfloat16"
     refused = CliRunner().invoke(main, ["predict", "--precision", "float16"])
     assert refused.exit_code != 0 and "float16" in refused.output
+
+
+def test_cli_evaluate_records_the_precision(tmp_path):
+    bundle = save_tiny_unet_bundle(tmp_path)
+    data = tmp_path / "DRIVE"
+    write_synthetic_dataset(data, "drive", 1, seed=3, size=(96, 96), split="test")
+    result = CliRunner().invoke(main, [
+        "evaluate", "--model", str(bundle), "--dataset", "drive", "--data-dir", str(data),
+        "--out", str(tmp_path / "eval"), "--precision", "mixed_bfloat16", "--no-figures"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["precision"] == "mixed_bfloat16"
+    assert metrics["inference"]["precision"] == "mixed_bfloat16"

@@ -437,7 +437,8 @@ def evaluate_command(model_path, dataset, data_dir, split, images, out_dir, thre
         options = EvaluationOptions(threshold=threshold, save_maps=save_maps, figures=figures,
                                     auc_bins=auc_bins,
                                     inference=_inference_options(
-                                        tile_size, batch_size, tta, scale, fov_diameter),
+                                        tile_size, batch_size, tta, scale, fov_diameter,
+                                        precision),
                                     images=tuple(name.strip() for name in (images or "").split(",")
                                                  if name.strip()))
         report = evaluate_dataset(model_path, dataset, data_dir, split, out_dir, options,
