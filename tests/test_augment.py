@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vesselnet.data.augment import AugmentConfig, augment_tile, photometric, resample
+from vesselnet.data.augment import (
+    AugmentConfig,
+    augment_tile,
+    gaussian_blur,
+    photometric,
+    resample,
+)
 
 GEOMETRY_ONLY = dict(brightness=False, contrast=False, gamma=False)
 
@@ -213,8 +219,49 @@ def test_config_round_trip_and_errors():
     "field, value",
     [("max_rotation_degrees", 60.0), ("max_rotation_degrees", -1.0), ("elastic_alpha", -0.5),
      ("elastic_sigma", 0.0), ("max_brightness_delta", 1.5), ("max_contrast_change", 1.0),
-     ("max_gamma_change", -0.1), ("scale_jitter", -0.1), ("scale_jitter", 0.55)],
+     ("max_gamma_change", -0.1), ("scale_jitter", -0.1), ("scale_jitter", 0.55),
+     ("max_blur_sigma", -1.0), ("max_blur_sigma", 5.0), ("max_noise_std", 0.6)],
 )
 def test_bad_strengths_raise(field, value):
     with pytest.raises(ValueError, match=f"{field} must be in .*got {value}"):
         AugmentConfig(**{field: value})
+
+
+def test_gaussian_blur_equals_scipy_with_reflected_edges():
+    from scipy import ndimage
+
+    image = np.random.default_rng(4).random((30, 26, 2)).astype(np.float32)
+    for sigma in (0.7, 1.5):
+        blurred = gaussian_blur(tf.constant(image), tf.constant(sigma), 2.0).numpy()
+        for channel in range(2):  # scipy's "mirror" is TF's "REFLECT"; radius 3 * 2.0 = 6
+            expected = ndimage.gaussian_filter(image[..., channel], sigma, mode="mirror",
+                                               truncate=6 / sigma)
+            np.testing.assert_allclose(blurred[..., channel], expected, atol=1e-5)
+    sharp = gaussian_blur(tf.constant(image), tf.constant(0.0), 2.0).numpy()
+    np.testing.assert_allclose(sharp, image, atol=1e-6)
+
+
+def test_blur_and_noise_strengths_vary_per_patch_and_leave_the_masks():
+    noise = dataclasses.replace(AugmentConfig.disabled(), max_noise_std=0.1)
+    stds = [float(np.std(photometric(constant_tile(0.5, 32)[..., :1], [seed, 0], noise)))
+            for seed in range(30)]
+    assert 0.0 <= min(stds) < 0.03 and 0.07 < max(stds) <= 0.105
+    blur = dataclasses.replace(AugmentConfig.disabled(), max_blur_sigma=2.0)
+    assert blur.changes_intensity and blur.degrades and not AugmentConfig().degrades
+    region, _ = vessel_region(40, seed=3)
+    edges = []
+    for seed in range(10):
+        tile = augment_tile(region, [seed, 1], blur, 40, 1).numpy()
+        np.testing.assert_array_equal(tile[..., 1:], region.numpy()[..., 1:])
+        edges.append(np.abs(np.diff(tile[..., 0], axis=1)).max())
+    assert min(edges) < 0.9 and max(edges) > 0.3  # sharp 0/1 edges softened, by varying sigma
+
+
+def test_blur_and_noise_leave_the_other_random_draws_as_they_were():
+    config = AugmentConfig()
+    degraded = dataclasses.replace(config, max_blur_sigma=1e-4, max_noise_std=1e-7)
+    region, _ = vessel_region(config.region_size(40), seed=1)
+    for seed in range(3):
+        plain = augment_tile(region, [seed, 9], config, 40, 1).numpy()
+        other = augment_tile(region, [seed, 9], degraded, 40, 1).numpy()
+        np.testing.assert_allclose(other, plain, atol=1e-5)

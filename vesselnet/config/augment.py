@@ -16,6 +16,7 @@ from vesselnet.config.plain import from_plain, to_plain
 
 TRUNCATE_SIGMAS = 3.0  # elastic displacements are clipped to +-3 alpha; Gaussian radius 3 sigma
 MAX_SCALE_JITTER = 0.5  # zoom factors 0.5 .. 1.5 at most (the region to cut doubles at 0.5)
+MAX_BLUR_SIGMA = 4.0  # widest Gaussian blur, in pixels (its kernel is 2 * ceil(3 sigma) + 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +43,13 @@ class AugmentConfig:
         scale_jitter: random zoom: each patch is magnified by a factor drawn uniformly from
             ``[1 - scale_jitter, 1 + scale_jitter]`` (below 1 the patch shows more of the
             photograph, smaller), in ``[0, 0.5]``; 0 is off. Defaults to 0.
+        max_blur_sigma: Gaussian blur of the image channels (a camera out of focus), sigma
+            drawn uniformly from ``[0, max_blur_sigma]`` pixels per patch, in ``[0, 4]``; 0 is
+            off. Defaults to 0.
+        max_noise_std: additive Gaussian noise on the image channels (a noisier sensor, or
+            compression), its standard deviation drawn uniformly from ``[0, max_noise_std]``
+            per patch, on the preprocessed [0, 1] scale, in ``[0, 0.5]``; 0 is off. Defaults
+            to 0.
 
     Example:
         >>> config = AugmentConfig(elastic=False, max_rotation_degrees=10.0)
@@ -65,6 +73,8 @@ class AugmentConfig:
     gamma: bool = True
     max_gamma_change: float = 0.2
     scale_jitter: float = 0.0
+    max_blur_sigma: float = 0.0
+    max_noise_std: float = 0.0
 
     def __post_init__(self):
         checks = (
@@ -76,6 +86,9 @@ class AugmentConfig:
             ("max_gamma_change", 0.0 <= self.max_gamma_change < 1.0, "[0, 1)"),
             ("scale_jitter", 0.0 <= self.scale_jitter <= MAX_SCALE_JITTER,
              f"[0, {MAX_SCALE_JITTER}]"),
+            ("max_blur_sigma", 0.0 <= self.max_blur_sigma <= MAX_BLUR_SIGMA,
+             f"[0, {MAX_BLUR_SIGMA}]"),
+            ("max_noise_std", 0.0 <= self.max_noise_std <= 0.5, "[0, 0.5]"),
         )
         for name, valid, allowed in checks:
             if not valid:
@@ -105,7 +118,13 @@ class AugmentConfig:
             (self.gamma and self.max_gamma_change > 0)
             or (self.contrast and self.max_contrast_change > 0)
             or (self.brightness and self.max_brightness_delta > 0)
+            or self.degrades
         )
+
+    @property
+    def degrades(self) -> bool:
+        """True when blur or noise (a camera's degradations) is on."""
+        return self.max_blur_sigma > 0 or self.max_noise_std > 0
 
     def region_size(self, output_size: int) -> int:
         """Side of the region to cut so the transformed ``output_size`` tile stays inside it.

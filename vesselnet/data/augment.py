@@ -19,7 +19,10 @@ land on integer coordinates and are exact.
 To avoid blank corners, the caller cuts a larger region (:meth:`AugmentConfig.region_size`)
 around the patch centre; the transform is sampled on the centred output grid and never
 leaves that region. Photometric jitter (gamma, contrast, brightness, in that order) touches
-the image channels only and clips them to [0, 1] (preprocessed images lie in [0, 1]).
+the image channels only and clips them to [0, 1] (preprocessed images lie in [0, 1]). A
+camera's degradations come before it: a Gaussian blur (``max_blur_sigma``, reflected at the
+tile's edges) and, after the jitter, additive Gaussian noise (``max_noise_std``), each of a
+strength drawn per patch from zero up, so clean patches stay among them.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from vesselnet.config.augment import TRUNCATE_SIGMAS, AugmentConfig
 
 _ZOOM_STREAM = 3  # the zoom's seed is folded out of the patch seed, so that the other
 # transforms draw exactly what they drew before scale_jitter existed
+_BLUR_STREAM = 4  # the same for blur and noise, folded out of the colour seed
+_NOISE_STREAM = 5
 
 
 def _dihedral_matrix(seed, config: AugmentConfig) -> tf.Tensor:
@@ -136,14 +141,34 @@ def resample(region: tf.Tensor, coordinates: tf.Tensor, num_image_channels: int)
     return tf.concat([blended, masks], axis=-1)
 
 
+def gaussian_blur(image: tf.Tensor, sigma, max_sigma: float) -> tf.Tensor:
+    """``image [S, S, C]`` blurred by a Gaussian of width ``sigma`` (a scalar tensor up to
+    ``max_sigma``), channel by channel, the edges reflected; ``sigma`` near 0 keeps it."""
+    radius = max(1, math.ceil(TRUNCATE_SIGMAS * max_sigma))
+    offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
+    weights = tf.exp(-0.5 * tf.square(offsets / tf.maximum(sigma, 1e-3)))
+    weights /= tf.reduce_sum(weights)
+    channels = image.shape[-1]
+    padded = tf.pad(image[None], [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
+    rows = tf.tile(tf.reshape(weights, [-1, 1, 1, 1]), [1, 1, channels, 1])
+    cols = tf.tile(tf.reshape(weights, [1, -1, 1, 1]), [1, 1, channels, 1])
+    blurred = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
+    return tf.nn.depthwise_conv2d(blurred, cols, [1, 1, 1, 1], "VALID")[0]
+
+
 def photometric(image: tf.Tensor, seed, config: AugmentConfig) -> tf.Tensor:
-    """Gamma, contrast and brightness jitter of an image in [0, 1], clipped to [0, 1]."""
+    """Blur, then gamma, contrast and brightness jitter, then noise, of an image in [0, 1],
+    clipped to [0, 1]."""
     if not config.changes_intensity:
         return image
     gamma_seed, contrast_seed, brightness_seed = tf.unstack(
         tf.random.experimental.stateless_split(seed, num=3)
     )
     image = tf.clip_by_value(image, 0.0, 1.0)
+    if config.max_blur_sigma > 0:
+        blur_seed = tf.random.experimental.stateless_fold_in(seed, _BLUR_STREAM)
+        sigma = tf.random.stateless_uniform([], blur_seed, 0.0, config.max_blur_sigma)
+        image = gaussian_blur(image, sigma, config.max_blur_sigma)
     if config.gamma and config.max_gamma_change > 0:
         change = config.max_gamma_change
         gamma = tf.random.stateless_uniform([], gamma_seed, 1.0 - change, 1.0 + change)
@@ -156,6 +181,11 @@ def photometric(image: tf.Tensor, seed, config: AugmentConfig) -> tf.Tensor:
     if config.brightness and config.max_brightness_delta > 0:
         delta = config.max_brightness_delta
         image += tf.random.stateless_uniform([], brightness_seed, -delta, delta)
+    if config.max_noise_std > 0:
+        std_seed, pixel_seed = tf.unstack(tf.random.experimental.stateless_split(
+            tf.random.experimental.stateless_fold_in(seed, _NOISE_STREAM), num=2))
+        std = tf.random.stateless_uniform([], std_seed, 0.0, config.max_noise_std)
+        image += std * tf.random.stateless_normal(tf.shape(image), pixel_seed)
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
