@@ -16,8 +16,8 @@ The shifts:
 - ``low-contrast``: each channel pulled half way to its FOV mean;
 - ``warm`` / ``cool``: red x 1.15 and blue x 0.8 / red x 0.8 and blue x 1.25 (white balance);
 - ``blur``: Gaussian, sigma 1.5 px at the photograph's own resolution (defocus);
-- ``jpeg``: JPEG at quality 30;
-- ``noise``: Gaussian noise, sigma 8 grey levels, seed 0.
+- ``jpeg-60`` / ``jpeg-30``: JPEG at quality 60 / 30;
+- ``noise-4`` / ``noise-8``: Gaussian noise, sigma 4 / 8 grey levels, seed 0.
 
 The F1 change against ``none`` says which camera differences the network and its
 preprocessing (green-weighted grey, CLAHE) already absorb and which they do not.
@@ -36,12 +36,11 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 sys.path.insert(0, str(REPOSITORY / "benchmarks"))
 
-from eval_held_out import FOLDERS, held_out_sets  # noqa: E402
+from eval_held_out import add_held_out_arguments, held_out_sets  # noqa: E402
 
 from vesselnet.data import read_dataset  # noqa: E402
 from vesselnet.data.records import select_records  # noqa: E402
 from vesselnet.inference import InferenceOptions  # noqa: E402
-from vesselnet.inference.precision import PRECISIONS  # noqa: E402
 from vesselnet.loading import load_model  # noqa: E402
 from vesselnet.metrics.scoring import ScorePool  # noqa: E402
 
@@ -55,11 +54,16 @@ def _low_contrast(image: np.ndarray, fov: np.ndarray) -> np.ndarray:
     return mean + 0.5 * (image - mean)
 
 
-def _jpeg(image: np.ndarray) -> np.ndarray:
+def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]),
-                               [cv2.IMWRITE_JPEG_QUALITY, 30])
-    assert ok
+                               [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the photograph as JPEG")
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+def _noise(image: np.ndarray, sigma: float) -> np.ndarray:
+    return image + np.random.default_rng(0).normal(0, sigma, image.shape)
 
 
 SHIFTS = {
@@ -70,8 +74,10 @@ SHIFTS = {
     "warm": lambda image, fov: _channels(image, (1.15, 1.0, 0.8)),
     "cool": lambda image, fov: _channels(image, (0.8, 1.0, 1.25)),
     "blur": lambda image, fov: cv2.GaussianBlur(image, (0, 0), 1.5),
-    "jpeg": lambda image, fov: _jpeg(image),
-    "noise": lambda image, fov: image + np.random.default_rng(0).normal(0, 8, image.shape),
+    "jpeg-60": lambda image, fov: _jpeg(image, 60),
+    "jpeg-30": lambda image, fov: _jpeg(image, 30),
+    "noise-4": lambda image, fov: _noise(image, 4.0),
+    "noise-8": lambda image, fov: _noise(image, 8.0),
 }
 
 
@@ -82,25 +88,16 @@ def shifted(name: str, image: np.ndarray, fov: np.ndarray) -> np.ndarray:
 
 def main(arguments=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", default=None,
-                        help="repeatable; default: the bundled default model")
-    parser.add_argument("--sets-from", default=None,
-                        help="the card naming the held-out images; default: the bundled model")
-    parser.add_argument("--data-root", type=Path,
-                        default=REPOSITORY.parent / "shared" / "datasets")
+    add_held_out_arguments(parser, "the bundled default model")
     parser.add_argument("--shift", action="append", choices=list(SHIFTS), default=None,
                         help="repeatable; default: all")
-    parser.add_argument("--precision", choices=PRECISIONS, default=InferenceOptions.precision)
     options = parser.parse_args(arguments)
     shifts = options.shift or list(SHIFTS)
     if "none" not in shifts:
         shifts.insert(0, "none")
     sets = []
-    for name, reader, split, images, _ in held_out_sets(options.sets_from):
-        folder = options.data_root / FOLDERS.get(name, name)
-        if not folder.is_dir():
-            print(f"skipped {name}: {folder} not found", file=sys.stderr)
-            continue
+    for name, reader, folder, split, images, _ in held_out_sets(options.sets_from,
+                                                                 options.data_root):
         sets.append((name, select_records(read_dataset(reader, folder, split), images,
                                           "held-out images")))
     rows = []

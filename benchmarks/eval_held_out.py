@@ -38,38 +38,45 @@ FOLDERS = {"DRIVE": "DRIVE", "CHASE_DB1": "CHASE_DB1", "LES_AV": "LES_AV"}
 """Folder under --data-root of each set name (a set not listed uses its own name)."""
 
 
-def held_out_sets(source: str | None):
-    """``(name, reader, split, images, card figure)`` of each training set of a card."""
+def held_out_sets(source: str | None, data_root: Path):
+    """``(name, reader, folder, split, images, card figure)`` of each training set of a card
+    whose folder is under ``data_root`` (the others are skipped with a line on stderr)."""
     card = load_model(source, InferenceOptions()).card
     sets = card.training.sets if card.training else ()
     if not sets:
         raise SystemExit(f"{source or 'the bundled model'}: its card names no training sets "
                          "with held-out images; give --sets-from a model trained on several")
     for item in sets:
+        folder = data_root / FOLDERS.get(item.name, item.name)
+        if not folder.is_dir():
+            print(f"skipped {item.name}: {folder} not found", file=sys.stderr)
+            continue
         images = tuple(name.split(":", 1)[-1] for name in item.validation_images)
-        yield item.name, item.dataset, item.split, images, item.best_validation
+        yield item.name, item.dataset, folder, item.split, images, item.best_validation
 
 
-def main(arguments=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_held_out_arguments(parser: argparse.ArgumentParser, models: str) -> None:
+    """``--model`` (default: ``models``), ``--sets-from``, ``--data-root`` and ``--precision``."""
     parser.add_argument("--model", action="append", default=None,
-                        help="repeatable; default: the bundled default model and drive-ensemble")
+                        help=f"repeatable; default: {models}")
     parser.add_argument("--sets-from", default=None,
                         help="the card naming the held-out images; default: the bundled model")
     parser.add_argument("--data-root", type=Path,
                         default=REPOSITORY.parent / "shared" / "datasets")
-    parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--precision", choices=PRECISIONS, default=InferenceOptions.precision,
                         help="arithmetic of the networks (default: predict's)")
+
+
+def main(arguments=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_held_out_arguments(parser, "the bundled default model and drive-ensemble")
+    parser.add_argument("--out", type=Path, default=None)
     options = parser.parse_args(arguments)
     models = options.model or [None, "drive-ensemble"]
     out = options.out or Path(tempfile.mkdtemp(prefix="eval-held-out-"))
     rows = []
-    for name, reader, split, images, figure in held_out_sets(options.sets_from):
-        folder = options.data_root / FOLDERS.get(name, name)
-        if not folder.is_dir():
-            print(f"skipped {name}: {folder} not found", file=sys.stderr)
-            continue
+    for name, reader, folder, split, images, figure in held_out_sets(options.sets_from,
+                                                                      options.data_root):
         for index, model in enumerate(models):
             start = time.perf_counter()
             report = evaluate_dataset(
