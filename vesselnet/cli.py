@@ -270,7 +270,7 @@ def _scale_options(command):
     command = click.option(
         "--precision", type=click.Choice(["float32", "mixed_bfloat16", "auto"]),
         default="float32", show_default=True,
-        help="Arithmetic of a Keras network. mixed_bfloat16 is about 1.4 times as fast on "
+        help="Arithmetic of a Keras network. mixed_bfloat16 is 1.2-1.9 times as fast on "
              "CPUs with bfloat16 units (Intel AMX, AVX512-BF16) and moves held-out F1 by up "
              "to 0.002; auto picks it on such a CPU without a GPU.")(command)
     command = click.option(
