@@ -117,14 +117,15 @@ def main(arguments=None) -> None:
                                         text=True).stdout
                 rows.append(json.loads(output.strip().splitlines()[-1]))
                 print(f"done: {model or 'bundled'} {size} {scale}", file=sys.stderr)
-    print("| model | precision | tiles per call | photograph | --scale | factor | FOV diameter | s / photograph (median) "
-          "| first call | peak memory growth, first call / repeats |")
+    print("| model | precision | tiles per call | photograph | --scale | factor | FOV diameter "
+          "| s / photograph (median) | first call | peak memory growth, first call / repeats |")
     print("|---|---|---:|---|---|---:|---:|---:|---:|---:|")
     for row in rows:
         height, width = SIZES[row["size"]]
         diameter = f"{row['fov_diameter']:.0f}" if row["fov_diameter"] else "-"
-        print(f"| {row['model']} | {row['precision']} | {row['batch_size']} | {row['size']} {width}x{height} | {row['scale']} | "
-              f"{row['factor']:.3f} | {diameter} | {row['median']:.2f} | {row['first']:.2f} | "
+        print(f"| {row['model']} | {row['precision']} | {row['batch_size']} | "
+              f"{row['size']} {width}x{height} | {row['scale']} | {row['factor']:.3f} | "
+              f"{diameter} | {row['median']:.2f} | {row['first']:.2f} | "
               f"{row['first_peak_mib']:.0f} / {row['peak_mib']:.0f} MiB |")
 
 

@@ -77,13 +77,13 @@ def main(arguments=None) -> None:
     rows = []
     for name, reader, folder, split, images, figure in held_out_sets(options.sets_from,
                                                                       options.data_root):
+        inference = InferenceOptions(scale="auto", precision=options.precision)
         for index, model in enumerate(models):
             start = time.perf_counter()
             report = evaluate_dataset(
                 model, reader, folder, split, out / f"{name}-{index}",
-                EvaluationOptions(inference=InferenceOptions(scale="auto",
-                                                           precision=options.precision), images=images,
-                                  figures=False, save_maps=False))
+                EvaluationOptions(inference=inference, images=images, figures=False,
+                                  save_maps=False))
             seconds = (time.perf_counter() - start) / len(images)
             rows.append((name, len(images), model or "bundled default", report.aggregate,
                          figure if index == 0 else None, seconds))

@@ -125,3 +125,14 @@ def test_cli_evaluate_records_the_precision(tmp_path):
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["precision"] == "mixed_bfloat16"
     assert metrics["inference"]["precision"] == "mixed_bfloat16"
+
+
+def test_an_exported_model_keeps_its_precision_and_refuses_bfloat16(tmp_path):
+    from vesselnet.loading.loader import _in_precision
+
+    exported = object()  # any non-Keras tile model (SavedModel, TFLite)
+    assert _in_precision(exported, tmp_path / "m.tflite", "float32") is exported
+    assert _in_precision(exported, tmp_path / "m.tflite", "auto") is exported
+    with pytest.raises(ValueError, match=r"m\.tflite: an exported model computes in the "
+                                         "precision it was exported with"):
+        _in_precision(exported, tmp_path / "m.tflite", "mixed_bfloat16")
